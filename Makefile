@@ -1,0 +1,78 @@
+# nodehealth. The two commands a newcomer needs:
+#   make run    install dependencies, build, start the agent
+#   make test   install dependencies, build, run every test
+# Others: make build | unit | e2e | lint | format | clean
+
+BUILD    ?= build
+CXX      ?= g++
+PKGS     := yaml-cpp spdlog fmt prometheus-cpp-pull prometheus-cpp-core libcurl
+OPT      ?= -O2
+CXXFLAGS ?= $(OPT) -g
+CXXFLAGS += -std=c++23 -Wall -Wextra -Werror -Wno-missing-field-initializers -pthread \
+            -I. -Iinclude -MMD -MP
+# pkg-config is asked only by the build, so `make deps` works on a bare machine.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcivetweb
+VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+COMMIT   := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+
+AGENT_SRCS := $(filter-out agent/main.cpp,$(shell find agent -name '*.cpp' | sort))
+AGENT_OBJS := $(AGENT_SRCS:%.cpp=$(BUILD)/%.o)
+UNIT_SRCS  := $(shell find tests/unit -name '*.cpp' | sort)
+UNIT_OBJS  := $(UNIT_SRCS:%.cpp=$(BUILD)/%.o)
+
+RUN_ARGS ?=
+
+.PHONY: all build deps test-deps run test unit e2e lint format clean
+
+all: build
+build: $(BUILD)/nodehealth
+
+deps:
+	@scripts/install-deps.sh
+test-deps:
+	@scripts/install-deps.sh --test
+
+$(BUILD)/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+# The version and commit are baked into one object only.
+$(BUILD)/agent/version.o: CXXFLAGS += -DNODEHEALTH_VERSION='"$(VERSION)"' -DNODEHEALTH_COMMIT='"$(COMMIT)"'
+$(BUILD)/agent/version.o: .git/HEAD VERSION
+
+$(BUILD)/libagent.a: $(AGENT_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/nodehealth: $(BUILD)/agent/main.o $(BUILD)/libagent.a
+	$(CXX) $(CXXFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libagent.a
+	$(CXX) $(CXXFLAGS) -o $@ $^ $(PKG_LIBS)
+
+run: deps
+	@$(MAKE) --no-print-directory build
+	$(BUILD)/nodehealth run $(RUN_ARGS)
+
+unit: $(BUILD)/unit-tests
+	$(BUILD)/unit-tests
+
+e2e: $(BUILD)/nodehealth
+	tests/e2e/run-all.sh
+
+test: test-deps
+	@$(MAKE) --no-print-directory $(BUILD)/nodehealth $(BUILD)/unit-tests
+	@tests/run-tests.sh
+
+lint:
+	clang-format --dry-run --Werror $$(find agent include tests -name '*.cpp' -o -name '*.h' | grep -v fixtures)
+	clang-tidy --quiet $(AGENT_SRCS) -- $(filter-out -MMD -MP,$(CXXFLAGS)) $(PKG_CFLAGS)
+
+format:
+	clang-format -i $$(find agent include tests -name '*.cpp' -o -name '*.h' | grep -v fixtures)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

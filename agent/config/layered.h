@@ -1,0 +1,66 @@
+// Layered YAML configuration: a main file plus a drop-in directory, merged the
+// way the kubelet merges its --config-dir (facts §4). Written once, generically:
+// the agent's own AgentConfiguration and the kubelet's KubeletConfiguration both
+// go through here.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "nodehealth/result.h"
+
+namespace nodehealth::config {
+
+// Where a value came from.
+struct Location {
+  std::string file;
+  int line = 0;  // 1-based; 0 when unknown
+  std::string str() const;  // "file:line" (or "file" when line is 0)
+};
+
+// A JSON document plus, for every JSON pointer in it ("" for the root,
+// "/evictionHard/memory.available" ...), the file and line that set it.
+struct Document {
+  nlohmann::json value = nlohmann::json::object();
+  std::map<std::string, Location> origin;
+
+  // The location of `pointer`, or of its nearest ancestor that has one.
+  Location where(const std::string& pointer) const;
+};
+
+// Parses YAML text into a Document. Plain scalars become null / bool / integer /
+// float / string by YAML 1.2 core-schema rules; quoted scalars stay strings.
+// Errors carry "file:line: ..." from the YAML parser.
+Result<Document> parse_yaml(std::string_view text, const std::string& file);
+
+// RFC 7386 JSON merge patch of `patch` onto `target`, provenance included:
+// objects merge recursively, everything else (scalars, lists) is replaced
+// whole, null deletes the key (and its provenance).
+void merge_patch(Document& target, const Document& patch);
+
+// The drop-in files of `dir` in the kubelet's order: only names ending exactly in
+// ".conf", depth-first, each directory's entries sorted bytewise, symlinked
+// directories not descended. Missing directory: error. Empty: empty list.
+Result<std::vector<std::string>> list_drop_ins(const std::string& dir);
+
+// What every file of a layered configuration must declare.
+struct Kind {
+  std::string api_version;  // e.g. "nodehealth.io/v1alpha1"
+  std::string kind;         // e.g. "AgentConfiguration"
+  std::string noun;         // used in errors: "config file", "kubelet config file"
+};
+
+// Reads and parses one file, checking apiVersion and kind; an empty file is an
+// error: `<noun> "<path>" was empty`.
+Result<Document> load_file(const std::string& path, const Kind& kind);
+
+// main_file (optional) then each drop-in of drop_in_dir (optional), merged in order.
+Result<Document> load_layered(const std::optional<std::string>& main_file,
+                              const std::optional<std::string>& drop_in_dir, const Kind& kind);
+
+}  // namespace nodehealth::config
