@@ -12,7 +12,7 @@ CXXFLAGS += -std=c++23 -Wall -Wextra -Werror -Wno-missing-field-initializers -pt
             -I. -Iinclude -MMD -MP
 # pkg-config is asked only by the build, so `make deps` works on a bare machine.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcivetweb
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcivetweb-cpp -lcivetweb
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 COMMIT   := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 

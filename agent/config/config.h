@@ -24,15 +24,15 @@ inline constexpr std::string_view kDefaultListenAddress = ":9710";
 
 // The eviction signals the agent evaluates (facts §1), in display order.
 inline constexpr std::string_view kEvictionSignals[] = {
-    "memory.available",   "nodefs.available",   "nodefs.inodesFree",
-    "imagefs.available",  "imagefs.inodesFree", "pid.available",
+    "memory.available",  "nodefs.available",   "nodefs.inodesFree",
+    "imagefs.available", "imagefs.inodesFree", "pid.available",
 };
 
 struct Config {
-  std::string listen_address = std::string(kDefaultListenAddress);  // listenAddress
-  std::string node_name;                                            // nodeName ("" = auto)
+  std::string listen_address = std::string(kDefaultListenAddress);     // listenAddress
+  std::string node_name;                                               // nodeName ("" = auto)
   std::chrono::nanoseconds sample_interval = std::chrono::seconds(1);  // sampleInterval
-  std::string log_level = "info";                                   // logLevel
+  std::string log_level = "info";                                      // logLevel
 
   std::string host_root = "/";  // hostRoot
   std::string proc_root;        // procRoot ("" = <hostRoot>/proc)
@@ -54,6 +54,9 @@ struct Config {
 
   bool source_on(std::string_view name) const;
 };
+
+// What every file of the agent's configuration declares: kApiVersion, kKind, noun "config file".
+Kind agent_config_kind();
 
 // The kubelet's default evictionHard on Linux (facts §1).
 std::map<std::string, parse::ThresholdValue, std::less<>> default_eviction_hard();

@@ -1,0 +1,38 @@
+// Wires config -> sources -> sampler -> evaluator -> sinks. Used by `run` (in
+// the event loop) and by `status` (one tick).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/config/config.h"
+#include "agent/eval/evaluator.h"
+#include "agent/sources/sampler.h"
+#include "nodehealth/clock.h"
+#include "nodehealth/host_paths.h"
+#include "nodehealth/sink.h"
+
+namespace nodehealth {
+
+// The evaluator's thresholds from the validated config.
+eval::EvalConfig eval_config(const config::Config& cfg);
+
+class Agent {
+ public:
+  Agent(const config::Config& cfg, const HostPaths& paths, const Clock& clock);
+
+  void add_sink(Sink* sink) { sinks_.push_back(sink); }
+  // Samples, evaluates, publishes to every sink, logs condition changes.
+  const eval::Evaluation& tick();
+
+ private:
+  const Clock& clock_;
+  eval::EvalConfig eval_cfg_;
+  sources::Sampler sampler_;
+  std::vector<Sink*> sinks_;
+  eval::Evaluation last_;
+  bool first_ = true;
+};
+
+}  // namespace nodehealth

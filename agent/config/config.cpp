@@ -1,0 +1,498 @@
+// Validation of the agent's merged configuration (see config.h). Every problem reads
+// "<file>:<line>: <key path>: <problem>", the line taken from the Document's provenance, so a
+// value set by a drop-in is blamed on the drop-in. All problems are reported at once, one per
+// line, ordered by file and line.
+#include "agent/config/config.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <tuple>
+#include <utility>
+
+namespace nodehealth::config {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+bool Config::source_on(std::string_view name) const {
+  auto it = source_enabled.find(name);
+  return it == source_enabled.end() || it->second;
+}
+
+Kind agent_config_kind() {
+  return Kind{std::string(kApiVersion), std::string(kKind), "config file"};
+}
+
+std::map<std::string, parse::ThresholdValue, std::less<>> default_eviction_hard() {
+  // The kubelet's eviction.DefaultEvictionHard (Linux) is a map of strings that goes through
+  // the same parser as the user's values ("10%" becomes float32 0.1f there too), so it does here.
+  static constexpr std::pair<std::string_view, std::string_view> kDefaults[] = {
+      {"memory.available", "100Mi"}, {"nodefs.available", "10%"},  {"nodefs.inodesFree", "5%"},
+      {"imagefs.available", "15%"},  {"imagefs.inodesFree", "5%"},
+  };
+  std::map<std::string, parse::ThresholdValue, std::less<>> out;
+  for (const auto& [signal, text] : kDefaults) {
+    auto t = parse::parse_threshold(signal, text);
+    if (t && *t) out.emplace(std::string(signal), **t);
+  }
+  return out;
+}
+
+namespace {
+
+constexpr std::array<std::string_view, 14> kTopLevelKeys = {
+    "apiVersion",
+    "kind",
+    "listenAddress",
+    "nodeName",
+    "sampleInterval",
+    "logLevel",
+    "hostRoot",
+    "procRoot",
+    "sysRoot",
+    "filesystems",
+    "evictionHard",
+    "mergeDefaultEvictionSettings",
+    "evictionPressureTransitionPeriod",
+    "sources",
+};
+constexpr std::array<std::string_view, 3> kFilesystemKeys = {"nodefs", "imagefs", "statfsTimeout"};
+constexpr std::array<std::string_view, 1> kSourceKeys = {"enabled"};
+constexpr std::array<std::string_view, 5> kLogLevels = {"trace", "debug", "info", "warn", "error"};
+// The kubelet accepts these and then overwrites them with copies of nodefs/imagefs (facts §1):
+// they are validated and dropped.
+constexpr std::array<std::string_view, 2> kIgnoredSignals = {"containerfs.available",
+                                                             "containerfs.inodesFree"};
+constexpr std::string_view kAllocatableMemory = "allocatableMemory.available";
+
+constexpr auto kSampleIntervalMin = 100ms;
+constexpr auto kSampleIntervalMax = 1h;
+constexpr auto kStatfsTimeoutMin = 10ms;
+constexpr auto kStatfsTimeoutMax = 1min;
+constexpr auto kDefaultTransitionPeriod = 5min;
+
+// Optimal string alignment distance (Levenshtein plus adjacent transpositions).
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  const std::size_t n = a.size(), m = b.size();
+  std::vector<std::vector<std::size_t>> d(n + 1, std::vector<std::size_t>(m + 1));
+  for (std::size_t i = 0; i <= n; ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= m; ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= n; ++i) {
+    for (std::size_t j = 1; j <= m; ++j) {
+      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[n][m];
+}
+
+// ", did you mean "x"?" for the closest candidate within distance 2 (first one on a tie).
+template <typename Range>
+std::string did_you_mean(std::string_view key, const Range& candidates) {
+  std::string_view best;
+  std::size_t best_d = 3;
+  for (std::string_view c : candidates) {
+    const std::size_t dist = edit_distance(key, c);
+    if (dist < best_d) {
+      best_d = dist;
+      best = c;
+    }
+  }
+  if (best.empty()) return "";
+  return ", did you mean \"" + std::string(best) + "\"?";
+}
+
+std::string describe(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return "bool " + v.dump();
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+    case json::value_t::number_float:
+      return "number " + v.dump();
+    case json::value_t::string:
+      return "string " + v.dump();
+    case json::value_t::array:
+      return "a list";
+    case json::value_t::object:
+      return "a mapping";
+    default:
+      return "a " + std::string(v.type_name());
+  }
+}
+
+std::string quote_str(std::string_view s) { return json(std::string(s)).dump(); }
+
+template <typename Range>
+bool contains(const Range& r, std::string_view s) {
+  return std::find(std::begin(r), std::end(r), s) != std::end(r);
+}
+
+// Problem with a listenAddress, or nullopt when it is HOST:PORT, :PORT or [IPv6]:PORT.
+std::optional<std::string> check_listen_address(std::string_view addr) {
+  const std::string got = ", got " + quote_str(addr);
+  std::string_view host, port;
+  if (addr.starts_with("[")) {
+    const auto close = addr.find(']');
+    if (close == std::string_view::npos || close + 1 >= addr.size() || addr[close + 1] != ':') {
+      return "must be HOST:PORT, :PORT or [IPV6]:PORT" + got;
+    }
+    host = addr.substr(1, close - 1);
+    port = addr.substr(close + 2);
+    std::string ip(host.substr(0, host.find('%')));  // a zone ("%eth0") is allowed
+    in6_addr a6{};
+    if (ip.empty() || ::inet_pton(AF_INET6, ip.c_str(), &a6) != 1) {
+      return "\"" + std::string(host) + "\" in brackets is not an IPv6 address" + got;
+    }
+  } else {
+    const auto colon = addr.rfind(':');
+    if (colon == std::string_view::npos) return "must be HOST:PORT or :PORT" + got;
+    host = addr.substr(0, colon);
+    port = addr.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return "an IPv6 address must be in brackets, e.g. \"[::1]:9710\"" + got;
+    }
+    for (char c : host) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '.' || c == '_';
+      if (!ok) return "invalid host " + quote_str(host) + got;
+    }
+  }
+  unsigned value = 0;
+  auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc() || p != port.data() + port.size() || value < 1 ||
+      value > 65535) {
+    return "port must be a number between 1 and 65535" + got;
+  }
+  return std::nullopt;
+}
+
+class Validator {
+ public:
+  Validator(const Document& doc, std::span<const std::string_view> known_sources)
+      : doc_(doc), known_sources_(known_sources) {}
+
+  Result<Config> run() {
+    Config cfg;
+    static const json kEmpty = json::object();
+    const json& root = doc_.value.is_null() ? kEmpty : doc_.value;
+    if (!root.is_object()) {
+      problem("", "", "the top level must be a mapping, got " + describe(root));
+      return finish(std::move(cfg));
+    }
+
+    for (const auto& [key, value] : root.items()) {
+      if (contains(kTopLevelKeys, key)) continue;
+      std::string hint = did_you_mean(key, kTopLevelKeys);
+      if (hint.empty() && key.find('.') != std::string::npos) {
+        const std::string head = key.substr(0, key.find('.'));
+        if (contains(kTopLevelKeys, head)) {
+          hint = ", write it nested: \"" + head + ":\" then \"" + key.substr(head.size() + 1) +
+                 ":\" on the next line, indented";
+        }
+      }
+      problem("/" + pointer_token(key), key, "unknown key" + hint);
+    }
+
+    if (auto v = string_field(root, "apiVersion", "/apiVersion", "apiVersion");
+        v && *v != kApiVersion) {
+      problem("/apiVersion", "apiVersion",
+              "must be " + quote_str(kApiVersion) + ", got " + quote_str(*v));
+    }
+    if (auto v = string_field(root, "kind", "/kind", "kind"); v && *v != kKind) {
+      problem("/kind", "kind", "must be " + quote_str(kKind) + ", got " + quote_str(*v));
+    }
+
+    if (auto v = string_field(root, "listenAddress", "/listenAddress", "listenAddress")) {
+      if (auto bad = check_listen_address(*v)) {
+        problem("/listenAddress", "listenAddress", *bad);
+      } else {
+        cfg.listen_address = *v;
+      }
+    }
+    if (auto v = string_field(root, "nodeName", "/nodeName", "nodeName")) cfg.node_name = *v;
+    if (auto d = duration_field(root, "sampleInterval", "/sampleInterval", "sampleInterval")) {
+      if (check_range(d->first, d->second, kSampleIntervalMin, kSampleIntervalMax, "100ms", "1h",
+                      "/sampleInterval", "sampleInterval")) {
+        cfg.sample_interval = d->first;
+      }
+    }
+    if (auto v = string_field(root, "logLevel", "/logLevel", "logLevel")) {
+      if (contains(kLogLevels, *v)) {
+        cfg.log_level = *v;
+      } else {
+        problem("/logLevel", "logLevel",
+                "must be one of trace, debug, info, warn, error, got " + quote_str(*v));
+      }
+    }
+    path_field(root, "hostRoot", "/hostRoot", "hostRoot", false, cfg.host_root);
+    path_field(root, "procRoot", "/procRoot", "procRoot", false, cfg.proc_root);
+    path_field(root, "sysRoot", "/sysRoot", "sysRoot", false, cfg.sys_root);
+
+    if (const json* fs = mapping_field(root, "filesystems", "/filesystems", "filesystems")) {
+      unknown_keys(*fs, "/filesystems", "filesystems.", kFilesystemKeys);
+      path_field(*fs, "nodefs", "/filesystems/nodefs", "filesystems.nodefs", true, cfg.nodefs_path);
+      path_field(*fs, "imagefs", "/filesystems/imagefs", "filesystems.imagefs", true,
+                 cfg.imagefs_path);
+      if (auto d = duration_field(*fs, "statfsTimeout", "/filesystems/statfsTimeout",
+                                  "filesystems.statfsTimeout")) {
+        if (check_range(d->first, d->second, kStatfsTimeoutMin, kStatfsTimeoutMax, "10ms", "1m",
+                        "/filesystems/statfsTimeout", "filesystems.statfsTimeout")) {
+          cfg.statfs_timeout = d->first;
+        }
+      }
+    }
+
+    if (auto b = bool_field(root, "mergeDefaultEvictionSettings", "/mergeDefaultEvictionSettings",
+                            "mergeDefaultEvictionSettings")) {
+      cfg.merge_default_eviction_settings = *b;
+    }
+    eviction_hard(root, cfg);
+
+    if (auto d = duration_field(root, "evictionPressureTransitionPeriod",
+                                "/evictionPressureTransitionPeriod",
+                                "evictionPressureTransitionPeriod")) {
+      if (d->first < std::chrono::nanoseconds::zero()) {
+        problem("/evictionPressureTransitionPeriod", "evictionPressureTransitionPeriod",
+                "must not be negative, got " + quote_str(d->second));
+      } else if (d->first == std::chrono::nanoseconds::zero()) {
+        // The kubelet's defaulting: an explicit zero comes back as the default (facts §1).
+        cfg.eviction_pressure_transition_period = kDefaultTransitionPeriod;
+      } else {
+        cfg.eviction_pressure_transition_period = d->first;
+      }
+    }
+
+    sources(root, cfg);
+    return finish(std::move(cfg));
+  }
+
+ private:
+  struct Problem {
+    Location where;
+    std::string message;
+  };
+
+  Result<Config> finish(Config cfg) {
+    if (problems_.empty()) return cfg;
+    std::stable_sort(problems_.begin(), problems_.end(), [](const Problem& a, const Problem& b) {
+      return std::tie(a.where.file, a.where.line) < std::tie(b.where.file, b.where.line);
+    });
+    std::string msg;
+    for (const Problem& p : problems_) {
+      if (!msg.empty()) msg += "\n";
+      msg += p.message;
+    }
+    return fail(std::move(msg));
+  }
+
+  void problem(const std::string& pointer, const std::string& key, const std::string& what) {
+    Location loc = doc_.where(pointer);
+    std::string msg;
+    const std::string at = loc.str();
+    if (!at.empty()) msg = at + ": ";
+    if (!key.empty()) msg += key + ": ";
+    msg += what;
+    problems_.push_back(Problem{std::move(loc), std::move(msg)});
+  }
+
+  // The value of `key` in `obj`, or nullptr when absent or null (null = not set, as in Go).
+  static const json* lookup(const json& obj, const char* key) {
+    auto it = obj.find(key);
+    if (it == obj.end() || it->is_null()) return nullptr;
+    return &*it;
+  }
+
+  std::optional<std::string> as_string(const json& v, const std::string& ptr,
+                                       const std::string& keypath) {
+    if (v.is_string()) return v.get<std::string>();
+    std::string hint;
+    if (v.is_number() || v.is_boolean()) hint = " (quote it to make it a string)";
+    problem(ptr, keypath, "must be a string, got " + describe(v) + hint);
+    return std::nullopt;
+  }
+
+  std::optional<std::string> string_field(const json& obj, const char* key, const std::string& ptr,
+                                          const std::string& keypath) {
+    const json* v = lookup(obj, key);
+    if (v == nullptr) return std::nullopt;
+    return as_string(*v, ptr, keypath);
+  }
+
+  std::optional<bool> bool_field(const json& obj, const char* key, const std::string& ptr,
+                                 const std::string& keypath) {
+    const json* v = lookup(obj, key);
+    if (v == nullptr) return std::nullopt;
+    if (v->is_boolean()) return v->get<bool>();
+    problem(ptr, keypath, "must be true or false, got " + describe(*v));
+    return std::nullopt;
+  }
+
+  // {value, original text}
+  std::optional<std::pair<std::chrono::nanoseconds, std::string>> duration_field(
+      const json& obj, const char* key, const std::string& ptr, const std::string& keypath) {
+    const json* v = lookup(obj, key);
+    if (v == nullptr) return std::nullopt;
+    if (!v->is_string()) {
+      problem(ptr, keypath,
+              "must be a duration string such as \"1s\" or \"500ms\", got " + describe(*v));
+      return std::nullopt;
+    }
+    std::string text = v->get<std::string>();
+    auto d = parse::parse_duration(text);
+    if (!d) {
+      problem(ptr, keypath, "invalid duration " + quote_str(text) + ": " + d.error().message);
+      return std::nullopt;
+    }
+    return std::make_pair(*d, std::move(text));
+  }
+
+  bool check_range(std::chrono::nanoseconds d, const std::string& text, std::chrono::nanoseconds lo,
+                   std::chrono::nanoseconds hi, const char* lo_text, const char* hi_text,
+                   const std::string& ptr, const std::string& keypath) {
+    if (d >= lo && d <= hi) return true;
+    problem(
+        ptr, keypath,
+        std::string("must be between ") + lo_text + " and " + hi_text + ", got " + quote_str(text));
+    return false;
+  }
+
+  void path_field(const json& obj, const char* key, const std::string& ptr,
+                  const std::string& keypath, bool allow_empty, std::string& out) {
+    auto v = string_field(obj, key, ptr, keypath);
+    if (!v) return;
+    if ((v->empty() && allow_empty) || v->starts_with("/")) {
+      out = *v;
+      return;
+    }
+    problem(ptr, keypath,
+            std::string("must be an absolute path") + (allow_empty ? " or \"\"" : "") + ", got " +
+                quote_str(*v));
+  }
+
+  const json* mapping_field(const json& obj, const char* key, const std::string& ptr,
+                            const std::string& keypath) {
+    const json* v = lookup(obj, key);
+    if (v == nullptr) return nullptr;
+    if (v->is_object()) return v;
+    problem(ptr, keypath, "must be a mapping, got " + describe(*v));
+    return nullptr;
+  }
+
+  template <typename Range>
+  void unknown_keys(const json& obj, const std::string& ptr, const std::string& key_prefix,
+                    const Range& known) {
+    for (const auto& [key, value] : obj.items()) {
+      if (contains(known, key)) continue;
+      problem(ptr + "/" + pointer_token(key), key_prefix + key,
+              "unknown key" + did_you_mean(key, known));
+    }
+  }
+
+  void eviction_hard(const json& root, Config& cfg) {
+    const json* eh = lookup(root, "evictionHard");
+    if (eh == nullptr) {
+      // Absent: the kubelet's defaults (facts §1).
+      cfg.eviction_hard = default_eviction_hard();
+      return;
+    }
+    if (!eh->is_object()) {
+      problem("/evictionHard", "evictionHard", "must be a mapping, got " + describe(*eh));
+      return;
+    }
+    std::vector<std::string_view> allowed(std::begin(kEvictionSignals), std::end(kEvictionSignals));
+    allowed.push_back(kAllocatableMemory);
+    allowed.insert(allowed.end(), kIgnoredSignals.begin(), kIgnoredSignals.end());
+
+    std::vector<std::string> given;  // signals present in the map, disabled ones included
+    for (const auto& [signal, value] : eh->items()) {
+      const std::string ptr = "/evictionHard/" + pointer_token(signal);
+      const std::string keypath = "evictionHard[" + signal + "]";
+      if (!contains(allowed, signal)) {
+        // The kubelet's eviction helpers: "unsupported eviction signal %v".
+        problem(ptr, keypath,
+                "unsupported eviction signal " + signal + did_you_mean(signal, allowed));
+        continue;
+      }
+      if (value.is_null()) continue;
+      auto text = as_string(value, ptr, keypath);
+      if (!text) continue;
+      given.push_back(signal);
+      auto threshold = parse::parse_threshold(signal, *text);
+      if (!threshold) {
+        problem(ptr, keypath, threshold.error().message);
+        continue;
+      }
+      if (contains(kIgnoredSignals, signal)) continue;
+      if (*threshold) cfg.eviction_hard.insert_or_assign(signal, **threshold);
+      // "0%" / "100%": disabled, left out.
+    }
+    if (cfg.merge_default_eviction_settings) {
+      // Defaults fill only the signals the map does not mention at all.
+      for (auto& [signal, value] : default_eviction_hard()) {
+        if (!contains(given, signal)) cfg.eviction_hard.emplace(signal, value);
+      }
+    }
+  }
+
+  void sources(const json& root, Config& cfg) {
+    const json* s = mapping_field(root, "sources", "/sources", "sources");
+    if (s == nullptr) return;
+    for (const auto& [name, value] : s->items()) {
+      const std::string ptr = "/sources/" + pointer_token(name);
+      const std::string keypath = "sources[" + name + "]";
+      if (!contains(known_sources_, name)) {
+        std::string hint = did_you_mean(name, known_sources_);
+        if (hint.empty() && !known_sources_.empty()) {
+          hint = "; known sources:";
+          for (std::string_view k : known_sources_) hint += " " + std::string(k);
+        }
+        problem(ptr, keypath, "unknown source" + hint);
+        continue;
+      }
+      if (value.is_null()) continue;
+      if (!value.is_object()) {
+        problem(ptr, keypath, "must be a mapping such as {enabled: false}, got " + describe(value));
+        continue;
+      }
+      unknown_keys(value, ptr, keypath + ".", kSourceKeys);
+      if (auto b = bool_field(value, "enabled", ptr + "/enabled", keypath + ".enabled")) {
+        cfg.source_enabled.insert_or_assign(name, *b);
+      }
+    }
+  }
+
+  const Document& doc_;
+  std::span<const std::string_view> known_sources_;
+  std::vector<Problem> problems_;
+};
+
+}  // namespace
+
+Result<Config> config_from_document(const Document& doc,
+                                    std::span<const std::string_view> known_sources) {
+  try {
+    return Validator(doc, known_sources).run();
+  } catch (const std::exception& e) {  // nlohmann or allocation failures: never cross a module
+    return fail(std::string("config: ") + e.what());
+  }
+}
+
+Result<Config> load_config(const std::optional<std::string>& file,
+                           const std::optional<std::string>& dir,
+                           std::span<const std::string_view> known_sources) {
+  if (!file && !dir) return config_from_document(Document{}, known_sources);
+  auto doc = load_layered(file, dir, agent_config_kind());
+  if (!doc) return std::unexpected(doc.error());
+  return config_from_document(*doc, known_sources);
+}
+
+}  // namespace nodehealth::config

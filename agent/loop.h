@@ -1,0 +1,41 @@
+// One epoll loop for the whole agent: a timerfd for ticks, a signalfd for
+// SIGINT/SIGTERM, and any other fd (PSI triggers, BPF ring buffers, inotify)
+// that wants to wake the loop. No thread per source.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "nodehealth/result.h"
+#include "nodehealth/unique_fd.h"
+
+namespace nodehealth {
+
+class EventLoop {
+ public:
+  // Blocks SIGINT and SIGTERM for the calling thread (call before starting
+  // other threads so they inherit the mask) and routes them to the loop.
+  static Result<std::unique_ptr<EventLoop>> create();
+
+  // Calls on_ready when fd becomes readable.
+  Result<void> watch(int fd, std::function<void()> on_ready);
+  // Arms the tick timer to fire once after `delay` (re-arm from the callback).
+  Result<void> arm_timer(std::chrono::nanoseconds delay);
+  void on_timer(std::function<void()> cb) { on_timer_ = std::move(cb); }
+
+  // Runs until stop() or a termination signal. Returns the signal number that
+  // ended it (0 for stop()).
+  Result<int> run();
+  void stop() { stopping_ = true; }
+
+ private:
+  EventLoop() = default;
+  UniqueFd epoll_, timer_, signals_;
+  std::map<int, std::function<void()>> handlers_;
+  std::function<void()> on_timer_;
+  bool stopping_ = false;
+};
+
+}  // namespace nodehealth

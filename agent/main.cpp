@@ -1,0 +1,287 @@
+// nodehealth: subcommands; flags -> Config -> sources -> loop.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "agent/agent.h"
+#include "agent/config/config.h"
+#include "agent/loop.h"
+#include "agent/parse/quantity.h"
+#include "agent/sinks/http.h"
+#include "agent/sinks/snapshot.h"
+#include "agent/sources/sources.h"
+#include "agent/version.h"
+
+namespace nh = nodehealth;
+
+namespace {
+
+constexpr const char* kUsage = R"(nodehealth: node health agent for Kubernetes
+
+Usage: nodehealth <command> [flags]
+
+Commands:
+  run       the daemon: sample, evaluate, serve /metrics, /status, /healthz
+  status    take one sample, evaluate it, print the node's conditions
+  version   print the version
+  help      this text; `nodehealth <command> --help` for a command's flags
+)";
+
+constexpr const char* kCommonFlags = R"(  --config FILE          agent configuration (YAML, kind AgentConfiguration)
+  --config-dir DIR       drop-in directory: *.conf files merged over --config in
+                         bytewise order, as the kubelet merges its --config-dir
+  --host-root DIR        the host's / (e.g. /host in a container; default /)
+  --proc-root DIR        the host's /proc (default <host-root>/proc)
+  --sys-root DIR         the host's /sys (default <host-root>/sys)
+  --node-name NAME       node name (default: config nodeName, $NODE_NAME, hostname)
+  --log-level LEVEL      trace|debug|info|warn|error (default info)
+  -h, --help             this text
+)";
+
+constexpr const char* kRunUsage = R"(Usage: nodehealth run [flags]
+
+Runs the agent: samples the node every sampleInterval (default 1s, jittered),
+evaluates the kubelet's eviction signals and the agent's conditions, logs every
+condition change, and serves on --listen-address:
+  /metrics   Prometheus metrics     /status   conditions and signals (JSON)
+  /healthz   liveness               /         index
+
+Flags:
+  --listen-address HOST:PORT   where to serve (default :9710, every address)
+)";
+
+constexpr const char* kStatusUsage = R"(Usage: nodehealth status [flags]
+
+Takes one sample of the node, evaluates it, and prints the conditions as
+`kubectl describe node` prints its Conditions section, followed by the eviction
+signals (available, threshold, capacity) and the sources behind them.
+
+Flags:
+  -o, --output FORMAT    table (default) or json (Kubernetes NodeCondition JSON
+                         plus the signals)
+)";
+
+struct Args {
+  std::map<std::string, std::string> values;
+  bool help = false;
+};
+
+// Parses "--name value", "--name=value", "-o value", "-h". Unknown flags are errors.
+std::optional<Args> parse_args(int argc, char** argv, int first,
+                               const std::vector<std::string>& known) {
+  Args a;
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      a.help = true;
+      continue;
+    }
+    if (arg == "-o") arg = "--output";
+    if (!arg.starts_with("--")) {
+      std::fprintf(stderr, "nodehealth: unexpected argument \"%s\"\n", arg.c_str());
+      return std::nullopt;
+    }
+    std::string name = arg.substr(2), value;
+    bool has_value = false;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      std::fprintf(stderr, "nodehealth: unknown flag --%s (see --help)\n", name.c_str());
+      return std::nullopt;
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "nodehealth: flag --%s needs a value\n", name.c_str());
+        return std::nullopt;
+      }
+      value = argv[++i];
+    }
+    a.values[name] = value;
+  }
+  return a;
+}
+
+std::optional<std::string> get(const Args& a, const std::string& name) {
+  auto it = a.values.find(name);
+  if (it == a.values.end()) return std::nullopt;
+  return it->second;
+}
+
+void setup_logging(const std::string& level) {
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+// Config from files, then flags on top (flags beat files).
+std::optional<nh::config::Config> load(const Args& a) {
+  auto cfg = nh::config::load_config(get(a, "config"), get(a, "config-dir"),
+                                     nh::sources::source_names());
+  if (!cfg) {
+    std::fprintf(stderr, "nodehealth: invalid configuration: %s\n", cfg.error().message.c_str());
+    return std::nullopt;
+  }
+  if (auto v = get(a, "listen-address")) cfg->listen_address = *v;
+  if (auto v = get(a, "host-root")) cfg->host_root = *v;
+  if (auto v = get(a, "proc-root")) cfg->proc_root = *v;
+  if (auto v = get(a, "sys-root")) cfg->sys_root = *v;
+  if (auto v = get(a, "node-name")) cfg->node_name = *v;
+  if (auto v = get(a, "log-level")) {
+    static const std::vector<std::string> kLevels{"trace", "debug", "info", "warn", "error"};
+    if (std::find(kLevels.begin(), kLevels.end(), *v) == kLevels.end()) {
+      std::fprintf(stderr, "nodehealth: --log-level: want trace|debug|info|warn|error, got \"%s\"\n",
+                   v->c_str());
+      return std::nullopt;
+    }
+    cfg->log_level = *v;
+  }
+  return *cfg;
+}
+
+std::string node_name(const nh::config::Config& cfg) {
+  if (!cfg.node_name.empty()) return cfg.node_name;
+  if (const char* env = std::getenv("NODE_NAME"); env && *env) return env;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0 && host[0]) return host;
+  return "unknown";
+}
+
+nh::HostPaths host_paths(const nh::config::Config& cfg) {
+  return nh::HostPaths::under(cfg.host_root, cfg.proc_root, cfg.sys_root);
+}
+
+int cmd_status(int argc, char** argv) {
+  std::vector<std::string> known{"config",    "config-dir", "host-root", "proc-root",
+                                 "sys-root",  "node-name",  "log-level", "output",
+                                 "listen-address"};
+  auto args = parse_args(argc, argv, 2, known);
+  if (!args) return 2;
+  if (args->help) {
+    std::printf("%s\n%s", kStatusUsage, kCommonFlags);
+    return 0;
+  }
+  const std::string output = get(*args, "output").value_or("table");
+  if (output != "table" && output != "json") {
+    std::fprintf(stderr, "nodehealth: -o: want table or json, got \"%s\"\n", output.c_str());
+    return 2;
+  }
+  auto cfg = load(*args);
+  if (!cfg) return 2;
+  setup_logging(get(*args, "log-level").value_or("warn"));
+  nh::SystemClock clock;
+  nh::Agent agent(*cfg, host_paths(*cfg), clock);
+  nh::sinks::SnapshotStore store(node_name(*cfg));
+  agent.add_sink(&store);
+  agent.tick();
+  const auto snap = store.get();
+  if (output == "json") {
+    std::printf("%s\n", nh::sinks::status_json(*snap).dump(2).c_str());
+  } else {
+    std::printf("%s", nh::sinks::status_table(*snap).c_str());
+  }
+  return 0;
+}
+
+// Each tick is the interval +/- 5%, so a fleet started together does not sample
+// (and later patch the API) at the same instant.
+std::chrono::nanoseconds jittered(std::chrono::nanoseconds interval, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> d(0.95, 1.05);
+  return std::chrono::nanoseconds(static_cast<int64_t>(double(interval.count()) * d(rng)));
+}
+
+int cmd_run(int argc, char** argv) {
+  std::vector<std::string> known{"config",   "config-dir", "host-root", "proc-root",     "sys-root",
+                                 "node-name", "log-level", "listen-address"};
+  auto args = parse_args(argc, argv, 2, known);
+  if (!args) return 2;
+  if (args->help) {
+    std::printf("%s%s", kRunUsage, kCommonFlags);
+    return 0;
+  }
+  auto cfg = load(*args);
+  if (!cfg) return 2;
+  setup_logging(cfg->log_level);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  // Before any thread starts, so that every thread inherits the blocked signals.
+  auto loop = nh::EventLoop::create();
+  if (!loop) {
+    spdlog::critical("startup failed: {}", loop.error().message);
+    return 1;
+  }
+  const std::string node = node_name(*cfg);
+  const nh::HostPaths paths = host_paths(*cfg);
+  nh::SystemClock clock;
+  nh::Agent agent(*cfg, paths, clock);
+  nh::sinks::SnapshotStore store(node);
+  agent.add_sink(&store);
+
+  const auto stale_after = std::max<std::chrono::nanoseconds>(cfg->sample_interval * 5,
+                                                              std::chrono::seconds(10));
+  auto http = nh::sinks::HttpServer::start(cfg->listen_address, store,
+                                           {nh::version(), nh::commit()}, stale_after);
+  if (!http) {
+    spdlog::critical("startup failed: {}", http.error().message);
+    return 1;
+  }
+  spdlog::info("nodehealth started: version={} commit={} node={} listen={} port={} "
+               "interval={} proc={} sys={} root={}",
+               nh::version(), nh::commit(), node, cfg->listen_address, (*http)->port(),
+               nh::parse::format_duration(cfg->sample_interval), paths.proc, paths.sys,
+               paths.root);
+
+  std::mt19937_64 rng(std::random_device{}());
+  auto& l = **loop;
+  l.on_timer([&] {
+    agent.tick();
+    if (auto r = l.arm_timer(jittered(cfg->sample_interval, rng)); !r) {
+      spdlog::critical("timer failed: {}", r.error().message);
+      l.stop();
+    }
+  });
+  if (auto r = l.arm_timer(std::chrono::nanoseconds(1)); !r) {
+    spdlog::critical("startup failed: {}", r.error().message);
+    return 1;
+  }
+  auto ended = l.run();
+  if (!ended) {
+    spdlog::critical("event loop failed: {}", ended.error().message);
+    return 1;
+  }
+  spdlog::info("nodehealth stopping: signal={}", *ended ? strsignal(*ended) : "none");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  const std::string cmd = argv[1];
+  if (cmd == "run") return cmd_run(argc, argv);
+  if (cmd == "status") return cmd_status(argc, argv);
+  if (cmd == "version" || cmd == "--version") {
+    std::printf("nodehealth %s (commit %s)\n", nh::version(), nh::commit());
+    return 0;
+  }
+  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  std::fprintf(stderr, "nodehealth: unknown command \"%s\"\n\n%s", cmd.c_str(), kUsage);
+  return 2;
+}

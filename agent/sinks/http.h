@@ -1,0 +1,52 @@
+// The agent's HTTP endpoint, on prometheus-cpp's pull Exposer (civetweb):
+//   /metrics  Prometheus text format (the Exposer)
+//   /status   the status document as JSON
+//   /healthz  "ok" while the sampling loop is alive, 503 when it stalled
+//   /         a short index of the above
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "agent/sinks/metrics.h"
+#include "agent/sinks/snapshot.h"
+#include "nodehealth/result.h"
+
+struct mg_connection;  // civetweb
+
+namespace prometheus {
+class Exposer;
+}
+
+namespace nodehealth::sinks {
+
+class HttpServer {
+ public:
+  // listen: "HOST:PORT", ":PORT" (every address) or "[v6]:PORT". stale_after:
+  // /healthz fails when the newest sample is older than this.
+  static Result<std::unique_ptr<HttpServer>> start(const std::string& listen,
+                                                   const SnapshotStore& store, BuildInfo build,
+                                                   std::chrono::nanoseconds stale_after);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  int port() const;  // the bound port (useful with port 0)
+
+  // Handles a request for one of the agent's own paths; returns the HTTP status
+  // written, or 0 to let the Exposer answer (/metrics and unknown paths).
+  int handle(struct mg_connection* conn);
+
+ private:
+  HttpServer(const SnapshotStore& store, std::chrono::nanoseconds stale_after);
+  const SnapshotStore& store_;
+  std::chrono::nanoseconds stale_after_;
+  std::shared_ptr<MetricsCollector> collector_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+};
+
+// Converts the agent's listen address to civetweb's listening_ports syntax.
+Result<std::string> civetweb_listen(const std::string& listen);
+
+}  // namespace nodehealth::sinks

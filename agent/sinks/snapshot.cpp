@@ -1,0 +1,177 @@
+#include "agent/sinks/snapshot.h"
+
+#include <cmath>
+#include <ctime>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace nodehealth::sinks {
+
+void SnapshotStore::publish(const Sample& sample, const NodeStatus& status) {
+  auto snap = std::make_shared<const Snapshot>(Snapshot{node_name_, sample, status});
+  std::lock_guard lock(mu_);
+  current_ = std::move(snap);
+}
+
+std::shared_ptr<const Snapshot> SnapshotStore::get() const {
+  std::lock_guard lock(mu_);
+  return current_;
+}
+
+namespace {
+
+nlohmann::ordered_json optional_number(const std::optional<double>& v) {
+  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+}
+
+// kubectl's time layout: "Mon, 02 Jan 2006 15:04:05 -0700".
+std::string kubectl_time(TimePoint t) {
+  const std::time_t secs = WallClock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  return buf;
+}
+
+std::string format_value(const std::optional<double>& v, SignalUnit unit) {
+  if (!v) return "<none>";
+  if (unit == SignalUnit::kBytes) return format_bytes(*v);
+  return fmt::format("{:.0f}", *v);
+}
+
+// A table with left-aligned columns separated by three spaces, as kubectl prints.
+std::string render_table(const std::vector<std::vector<std::string>>& rows, size_t indent) {
+  std::vector<size_t> width;
+  for (const auto& row : rows)
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], row[i].size());
+    }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line(indent, ' ');
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 3, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string format_bytes(double bytes) {
+  static constexpr const char* kUnits[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+  const bool negative = bytes < 0;
+  double v = std::fabs(bytes);
+  size_t u = 0;
+  while (v >= 1024 && u + 1 < std::size(kUnits)) {
+    v /= 1024;
+    ++u;
+  }
+  const char* sign = negative ? "-" : "";
+  if (u == 0) return fmt::format("{}{:.0f}", sign, v);
+  std::string num = fmt::format("{:.1f}", v);
+  if (num.ends_with(".0")) num.resize(num.size() - 2);
+  return fmt::format("{}{}{}", sign, num, kUnits[u]);
+}
+
+nlohmann::ordered_json status_json(const Snapshot& snap) {
+  using json = nlohmann::ordered_json;
+  json doc;
+  doc["node"] = snap.node_name;
+  doc["sampledAt"] = format_rfc3339(snap.sample.taken_at);
+  json conditions = json::array();
+  for (const auto& c : snap.status.conditions) {
+    conditions.push_back({{"type", c.type},
+                          {"status", to_string(c.status)},
+                          {"lastHeartbeatTime", format_rfc3339(c.last_heartbeat)},
+                          {"lastTransitionTime", format_rfc3339(c.last_transition)},
+                          {"reason", c.reason},
+                          {"message", c.message}});
+  }
+  doc["conditions"] = std::move(conditions);
+  json signals = json::array();
+  for (const auto& s : snap.status.signals) {
+    json thresholds = json::array();
+    if (!s.hard_threshold_text.empty()) {
+      thresholds.push_back({{"type", "hard"},
+                            {"value", optional_number(s.hard_threshold)},
+                            {"configured", s.hard_threshold_text},
+                            {"met", s.met}});
+    }
+    signals.push_back({{"signal", s.name},
+                       {"unit", to_string(s.unit)},
+                       {"available", optional_number(s.available)},
+                       {"capacity", optional_number(s.capacity)},
+                       {"thresholds", std::move(thresholds)}});
+  }
+  doc["signals"] = std::move(signals);
+  json sources = json::array();
+  for (const auto& s : snap.sample.sources) {
+    json src = {{"name", s.name}, {"up", s.up}, {"durationSeconds", s.duration_seconds}};
+    if (!s.up) src["error"] = s.error;
+    sources.push_back(std::move(src));
+  }
+  doc["sources"] = std::move(sources);
+  json filesystems = json::array();
+  for (const auto* fs : {&snap.sample.nodefs, &snap.sample.imagefs}) {
+    if (!*fs) continue;
+    const FsUsage& f = **fs;
+    filesystems.push_back({{"role", f.role},
+                           {"path", f.path},
+                           {"mountPoint", f.mount_point},
+                           {"device", f.device},
+                           {"readOnly", f.read_only}});
+  }
+  doc["filesystems"] = std::move(filesystems);
+  if (snap.sample.network) {
+    const NetworkState& n = *snap.sample.network;
+    doc["network"] = {{"defaultRoute", n.default_route},
+                      {"interface", n.interface},
+                      {"operstate", n.operstate},
+                      {"carrier", n.carrier ? json(*n.carrier) : json(nullptr)}};
+  }
+  return doc;
+}
+
+std::string status_table(const Snapshot& snap) {
+  std::vector<std::vector<std::string>> cond{
+      {"Type", "Status", "LastHeartbeatTime", "LastTransitionTime", "Reason", "Message"},
+      {"----", "------", "-----------------", "------------------", "------", "-------"}};
+  for (const auto& c : snap.status.conditions) {
+    cond.push_back({c.type, to_string(c.status), kubectl_time(c.last_heartbeat),
+                    kubectl_time(c.last_transition), c.reason, c.message});
+  }
+  std::vector<std::vector<std::string>> sig{
+      {"Signal", "Available", "Threshold", "Capacity", "Met"},
+      {"------", "---------", "---------", "--------", "---"}};
+  for (const auto& s : snap.status.signals) {
+    std::string threshold = "<none>";
+    if (!s.hard_threshold_text.empty()) {
+      threshold = format_value(s.hard_threshold, s.unit);
+      if (s.hard_threshold_text.ends_with('%'))
+        threshold += " (" + s.hard_threshold_text + ")";
+      threshold += " hard";
+    }
+    sig.push_back({s.name, format_value(s.available, s.unit), threshold,
+                   format_value(s.capacity, s.unit), s.met ? "yes" : "no"});
+  }
+  std::vector<std::vector<std::string>> src{{"Source", "Up", "Duration", "Error"},
+                                            {"------", "--", "--------", "-----"}};
+  for (const auto& s : snap.sample.sources) {
+    src.push_back({s.name, s.up ? "yes" : "no", fmt::format("{:.3f}ms", s.duration_seconds * 1e3),
+                   s.error});
+  }
+  std::string out = fmt::format("Node: {}\n", snap.node_name);
+  out += "Conditions:\n" + render_table(cond, 2);
+  out += "Signals:\n" + render_table(sig, 2);
+  out += "Sources:\n" + render_table(src, 2);
+  return out;
+}
+
+}  // namespace nodehealth::sinks

@@ -1,0 +1,81 @@
+// One immutable snapshot of the node, taken by the sources at one tick.
+// Plain values only: sinks and the evaluator read it, nothing writes it after
+// the tick that built it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/parse/proc.h"
+#include "nodehealth/clock.h"
+
+namespace nodehealth {
+
+struct PidLimits {
+  uint64_t pid_max = 0;      // /proc/sys/kernel/pid_max
+  uint64_t threads_max = 0;  // /proc/sys/kernel/threads-max
+  uint64_t tasks = 0;        // 4th field of /proc/loadavg, after '/'
+};
+
+struct PsiSample {
+  std::optional<parse::Psi> cpu, memory, io;  // absent: PSI not available (no data)
+};
+
+// Root-cgroup memory accounting the kubelet uses for memory.available.
+struct CgroupMemory {
+  enum class Version { kV1, kV2 };
+  Version version = Version::kV1;
+  std::string path;                 // the file read, as opened
+  uint64_t usage_bytes = 0;         // v1 memory.usage_in_bytes; v2 anon + file
+  uint64_t inactive_file_bytes = 0; // v1 total_inactive_file; v2 inactive_file
+};
+
+// statfs of a filesystem the kubelet watches.
+struct FsUsage {
+  std::string role;         // "nodefs" or "imagefs"
+  std::string path;         // the configured path as the host sees it
+  std::string mount_point;  // the mount holding it, from mountinfo ("" if unknown)
+  std::string device;       // "major:minor" from mountinfo ("" if unknown)
+  uint64_t capacity_bytes = 0;   // f_blocks * f_frsize
+  uint64_t available_bytes = 0;  // f_bavail * f_frsize
+  uint64_t inodes_total = 0;     // f_files
+  uint64_t inodes_free = 0;      // f_ffree
+  bool read_only = false;        // ST_RDONLY or "ro" in mountinfo
+};
+
+struct NetworkState {
+  bool default_route = false;    // any IPv4 or IPv6 default route that is up
+  std::string interface;         // the default route's interface (lowest metric)
+  std::string operstate;         // /sys/class/net/<if>/operstate ("" if unreadable)
+  std::optional<bool> carrier;   // /sys/class/net/<if>/carrier (absent when down)
+};
+
+struct SourceStatus {
+  std::string name;
+  bool up = false;
+  double duration_seconds = 0;
+  std::string error;  // why it is down
+};
+
+struct Sample {
+  TimePoint taken_at{};
+  std::optional<parse::MemInfo> meminfo;
+  std::optional<parse::LoadAvg> loadavg;
+  std::optional<PidLimits> pids;
+  PsiSample psi;
+  std::optional<CgroupMemory> root_memory;
+  std::optional<FsUsage> nodefs;
+  std::optional<FsUsage> imagefs;
+  std::optional<NetworkState> network;
+  std::vector<SourceStatus> sources;  // one per enabled source, in registry order
+
+  const SourceStatus* source(std::string_view name) const {
+    for (const auto& s : sources)
+      if (s.name == name) return &s;
+    return nullptr;
+  }
+};
+
+}  // namespace nodehealth

@@ -1,0 +1,140 @@
+"""Shared pieces of the end-to-end tests: start the real binary, talk to it over
+HTTP on loopback, wait for conditions with a deadline, clean up what we start."""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("NODEHEALTH_BIN", os.path.join(ROOT, "build", "nodehealth"))
+FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+ARTIFACTS = os.path.join(ROOT, "tests", "artifacts")
+REQUIRE_PRIVILEGED = os.environ.get("NODEHEALTH_REQUIRE_PRIVILEGED") == "1"
+
+
+def need(condition, reason):
+    """Skips the test when `condition` is false, or fails it when CI demands the
+    privileged tests run (NODEHEALTH_REQUIRE_PRIVILEGED=1)."""
+    if condition:
+        return
+    if REQUIRE_PRIVILEGED:
+        raise AssertionError("required facility missing (NODEHEALTH_REQUIRE_PRIVILEGED=1): " + reason)
+    raise unittest.SkipTest(reason)
+
+
+def need_root():
+    need(os.geteuid() == 0, "needs root")
+
+
+def need_binary(name):
+    need(shutil.which(name) is not None, name + " is not installed")
+
+
+def wait_until(fn, timeout, interval=0.1, what="condition"):
+    """Calls fn until it returns a truthy value; returns it, or raises after timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = fn()
+        except (OSError, urllib.error.URLError, ValueError) as e:  # not up yet
+            last = e
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def run_cli(*args, check=False, timeout=30):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout,
+                          check=check)
+
+
+def http_get(port, path, method="GET", timeout=5):
+    """(status, headers, body) of a request to the agent on loopback."""
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, dict(r.headers), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read().decode()
+
+
+class Agent:
+    """`nodehealth run` on 127.0.0.1 with an ephemeral port, as a context manager."""
+
+    def __init__(self, *args, config=None, workdir=None):
+        self.workdir = workdir or tempfile.mkdtemp(prefix="nodehealth-e2e-")
+        self.args = list(args)
+        if config is not None:
+            path = os.path.join(self.workdir, "config.yaml")
+            write(path, config)
+            self.args += ["--config", path]
+        self.log_path = os.path.join(self.workdir, "agent.log")
+        self.proc = None
+        self.port = None
+
+    def __enter__(self):
+        self.log = open(self.log_path, "w+")
+        self.proc = subprocess.Popen([BIN, "run", "--listen-address", "127.0.0.1:0", *self.args],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.port = int(wait_until(self._port, 20, what="agent to listen"))
+        wait_until(lambda: http_get(self.port, "/healthz")[0] == 200, 20, what="/healthz 200")
+        return self
+
+    def _port(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("agent exited with %s:\n%s" % (self.proc.returncode, self.logs()))
+        m = re.search(r"nodehealth started: .* port=(\d+)", self.logs())
+        return m.group(1) if m else None
+
+    def logs(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def status(self):
+        code, _, body = http_get(self.port, "/status")
+        assert code == 200, body
+        return json.loads(body)
+
+    def condition(self, ctype):
+        for c in self.status()["conditions"]:
+            if c["type"] == ctype:
+                return c
+        raise AssertionError("no condition " + ctype)
+
+    def signal(self, name):
+        for s in self.status()["signals"]:
+            if s["signal"] == name:
+                return s
+        raise AssertionError("no signal " + name)
+
+    def metrics(self):
+        code, _, body = http_get(self.port, "/metrics")
+        assert code == 200, body
+        return body
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return False

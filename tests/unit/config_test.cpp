@@ -1,0 +1,539 @@
+// Tests for agent/config/config.h: validation of the merged AgentConfiguration into Config,
+// the kubelet's evictionHard defaulting (facts §1) and errors that name file, line and key.
+#include <stdlib.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "agent/config/config.h"
+
+namespace nc = nodehealth::config;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::string_view kSources[] = {"procfs", "cgroup", "statfs", "psi", "netlink"};
+
+const std::string kHeader =
+    "apiVersion: nodehealth.io/v1alpha1\n"
+    "kind: AgentConfiguration\n";
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/nodehealth-config-test-XXXXXX";
+    char* p = ::mkdtemp(tmpl);
+    REQUIRE(p != nullptr);
+    path_ = p;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
+  std::string write(const std::string& rel, const std::string& content) const {
+    const std::string full = *this / rel;
+    std::filesystem::create_directories(std::filesystem::path(full).parent_path());
+    std::ofstream out(full, std::ios::binary);
+    out << content;
+    out.close();
+    REQUIRE(out.good());
+    return full;
+  }
+
+ private:
+  std::string path_;
+};
+
+// Writes kHeader + body (so body starts on line 3) and loads it.
+struct Loaded {
+  TempDir dir;
+  std::string path;
+  nodehealth::Result<nc::Config> result;
+};
+
+std::unique_ptr<Loaded> load(const std::string& body) {
+  auto l = std::make_unique<Loaded>();
+  l->path = l->dir.write("config.yaml", kHeader + body);
+  l->result = nc::load_config(l->path, std::nullopt, kSources);
+  return l;
+}
+
+nc::Config load_ok(const std::string& body) {
+  auto l = load(body);
+  INFO((l->result ? std::string() : l->result.error().message));
+  REQUIRE(l->result.has_value());
+  return *l->result;
+}
+
+// The error message, checked to cite `path:line` and `key`.
+std::string load_error(const std::string& body, int line, const std::string& key) {
+  auto l = load(body);
+  REQUIRE_FALSE(l->result.has_value());
+  const std::string& msg = l->result.error().message;
+  CHECK_THAT(msg, Catch::StartsWith(l->path + ":" + std::to_string(line) + ": " + key + ": "));
+  // Return it without the (temporary) path, for exact comparisons.
+  return msg.substr(l->path.size());
+}
+
+nc::Config from_json(const char* text) {
+  nc::Document doc;
+  doc.value = nlohmann::json::parse(text);
+  auto cfg = nc::config_from_document(doc, kSources);
+  INFO((cfg ? std::string() : cfg.error().message));
+  REQUIRE(cfg.has_value());
+  return *cfg;
+}
+
+bool is_quantity(const nodehealth::parse::ThresholdValue& t, double q) {
+  return !t.is_percentage && t.quantity == Approx(q);
+}
+bool is_percent(const nodehealth::parse::ThresholdValue& t, double p) {
+  return t.is_percentage && t.percentage == Approx(p);
+}
+
+void check_default_eviction(const nc::Config& c) {
+  REQUIRE(c.eviction_hard.size() == 5);
+  CHECK(is_quantity(c.eviction_hard.at("memory.available"), 100.0 * 1024 * 1024));
+  CHECK(is_percent(c.eviction_hard.at("nodefs.available"), 0.10));
+  CHECK(is_percent(c.eviction_hard.at("nodefs.inodesFree"), 0.05));
+  CHECK(is_percent(c.eviction_hard.at("imagefs.available"), 0.15));
+  CHECK(is_percent(c.eviction_hard.at("imagefs.inodesFree"), 0.05));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Defaults
+
+TEST_CASE("load_config: no file and no directory gives the defaults", "[config]") {
+  auto cfg = nc::load_config(std::nullopt, std::nullopt, kSources);
+  REQUIRE(cfg.has_value());
+  CHECK(cfg->listen_address == ":9710");
+  CHECK(cfg->node_name.empty());
+  CHECK(cfg->sample_interval == 1s);
+  CHECK(cfg->log_level == "info");
+  CHECK(cfg->host_root == "/");
+  CHECK(cfg->proc_root.empty());
+  CHECK(cfg->sys_root.empty());
+  CHECK(cfg->nodefs_path == "/var/lib/kubelet");
+  CHECK(cfg->imagefs_path.empty());
+  CHECK(cfg->statfs_timeout == 2s);
+  CHECK_FALSE(cfg->merge_default_eviction_settings);
+  CHECK(cfg->eviction_pressure_transition_period == 5min);
+  CHECK(cfg->source_enabled.empty());
+  CHECK(cfg->source_on("procfs"));
+  // facts §1: evictionHard absent -> the kubelet's Linux defaults.
+  check_default_eviction(*cfg);
+}
+
+TEST_CASE("default_eviction_hard: the kubelet's Linux defaults (facts §1)", "[config]") {
+  nc::Config c;
+  c.eviction_hard = nc::default_eviction_hard();
+  check_default_eviction(c);
+}
+
+TEST_CASE("load_config: a file with only apiVersion and kind gives the defaults", "[config]") {
+  const nc::Config c = load_ok("");
+  CHECK(c.listen_address == ":9710");
+  CHECK(c.sample_interval == 1s);
+  check_default_eviction(c);
+}
+
+TEST_CASE("load_config: every key set", "[config]") {
+  const nc::Config c = load_ok(
+      "listenAddress: \"127.0.0.1:9100\"\n"
+      "nodeName: node-a\n"
+      "sampleInterval: 250ms\n"
+      "logLevel: debug\n"
+      "hostRoot: /host\n"
+      "procRoot: /host/proc\n"
+      "sysRoot: /host/sys\n"
+      "filesystems:\n"
+      "  nodefs: /var/lib/kubelet2\n"
+      "  imagefs: \"\"\n"
+      "  statfsTimeout: 500ms\n"
+      "evictionHard:\n"
+      "  memory.available: 200Mi\n"
+      "  pid.available: 10%\n"
+      "mergeDefaultEvictionSettings: false\n"
+      "evictionPressureTransitionPeriod: 30s\n"
+      "sources:\n"
+      "  psi:\n"
+      "    enabled: false\n"
+      "  procfs:\n"
+      "    enabled: true\n");
+  CHECK(c.listen_address == "127.0.0.1:9100");
+  CHECK(c.node_name == "node-a");
+  CHECK(c.sample_interval == 250ms);
+  CHECK(c.log_level == "debug");
+  CHECK(c.host_root == "/host");
+  CHECK(c.proc_root == "/host/proc");
+  CHECK(c.sys_root == "/host/sys");
+  CHECK(c.nodefs_path == "/var/lib/kubelet2");
+  CHECK(c.imagefs_path.empty());
+  CHECK(c.statfs_timeout == 500ms);
+  REQUIRE(c.eviction_hard.size() == 2);
+  CHECK(is_quantity(c.eviction_hard.at("memory.available"), 200.0 * 1024 * 1024));
+  CHECK(is_percent(c.eviction_hard.at("pid.available"), 0.10));
+  CHECK(c.eviction_pressure_transition_period == 30s);
+  CHECK_FALSE(c.source_on("psi"));
+  CHECK(c.source_on("procfs"));
+  CHECK(c.source_on("cgroup"));  // not listed: enabled
+  CHECK(c.source_enabled.size() == 2);
+}
+
+TEST_CASE("config_from_document: an empty document gives the defaults", "[config]") {
+  const nc::Config c = from_json("{}");
+  CHECK(c.listen_address == ":9710");
+  check_default_eviction(c);
+}
+
+// ---------------------------------------------------------------------------------------------
+// evictionHard defaulting (facts §1)
+
+TEST_CASE("evictionHard: a partial map disables the other defaults", "[config][eviction]") {
+  const nc::Config c = load_ok("evictionHard:\n  memory.available: 500Mi\n");
+  REQUIRE(c.eviction_hard.size() == 1);
+  CHECK(is_quantity(c.eviction_hard.at("memory.available"), 500.0 * 1024 * 1024));
+}
+
+TEST_CASE("evictionHard: mergeDefaultEvictionSettings fills the missing signals",
+          "[config][eviction]") {
+  const nc::Config c = load_ok(
+      "mergeDefaultEvictionSettings: true\n"
+      "evictionHard:\n"
+      "  memory.available: 500Mi\n"
+      "  pid.available: 5%\n");
+  CHECK(c.merge_default_eviction_settings);
+  REQUIRE(c.eviction_hard.size() == 6);
+  CHECK(is_quantity(c.eviction_hard.at("memory.available"), 500.0 * 1024 * 1024));
+  CHECK(is_percent(c.eviction_hard.at("nodefs.available"), 0.10));
+  CHECK(is_percent(c.eviction_hard.at("nodefs.inodesFree"), 0.05));
+  CHECK(is_percent(c.eviction_hard.at("imagefs.available"), 0.15));
+  CHECK(is_percent(c.eviction_hard.at("imagefs.inodesFree"), 0.05));
+  CHECK(is_percent(c.eviction_hard.at("pid.available"), 0.05));
+}
+
+TEST_CASE("evictionHard: \"0%\" and \"100%\" remove a signal, even with merged defaults",
+          "[config][eviction]") {
+  const nc::Config c = load_ok(
+      "mergeDefaultEvictionSettings: true\n"
+      "evictionHard:\n"
+      "  memory.available: \"0%\"\n"
+      "  nodefs.inodesFree: 100%\n");
+  REQUIRE(c.eviction_hard.size() == 3);
+  CHECK(c.eviction_hard.count("memory.available") == 0);
+  CHECK(c.eviction_hard.count("nodefs.inodesFree") == 0);
+  CHECK(is_percent(c.eviction_hard.at("nodefs.available"), 0.10));
+  CHECK(is_percent(c.eviction_hard.at("imagefs.available"), 0.15));
+  CHECK(is_percent(c.eviction_hard.at("imagefs.inodesFree"), 0.05));
+
+  const nc::Config alone = load_ok("evictionHard:\n  memory.available: 0%\n");
+  CHECK(alone.eviction_hard.empty());
+}
+
+TEST_CASE("evictionHard: an explicitly empty map means no thresholds", "[config][eviction]") {
+  CHECK(load_ok("evictionHard: {}\n").eviction_hard.empty());
+  // ...unless the defaults are merged in.
+  check_default_eviction(load_ok("evictionHard: {}\nmergeDefaultEvictionSettings: true\n"));
+  // null is "not set": the defaults.
+  check_default_eviction(load_ok("evictionHard: ~\n"));
+}
+
+TEST_CASE("evictionHard: containerfs.* accepted and ignored, allocatableMemory kept",
+          "[config][eviction]") {
+  const nc::Config c = load_ok(
+      "evictionHard:\n"
+      "  containerfs.available: 20%\n"
+      "  containerfs.inodesFree: 10%\n"
+      "  allocatableMemory.available: 300Mi\n");
+  REQUIRE(c.eviction_hard.size() == 1);
+  CHECK(is_quantity(c.eviction_hard.at("allocatableMemory.available"), 300.0 * 1024 * 1024));
+}
+
+TEST_CASE("evictionHard: a drop-in changes one signal of the main file's map",
+          "[config][eviction]") {
+  TempDir t;
+  const std::string main = t.write("config.yaml", kHeader +
+                                                      "evictionHard:\n"
+                                                      "  memory.available: 100Mi\n"
+                                                      "  nodefs.available: 10%\n");
+  t.write("config.d/10.conf", kHeader + "evictionHard:\n  nodefs.available: 20%\n");
+  auto c = nc::load_config(main, t / "config.d", kSources);
+  REQUIRE(c.has_value());
+  REQUIRE(c->eviction_hard.size() == 2);
+  CHECK(is_quantity(c->eviction_hard.at("memory.available"), 100.0 * 1024 * 1024));
+  CHECK(is_percent(c->eviction_hard.at("nodefs.available"), 0.20));
+}
+
+TEST_CASE("evictionHard: errors", "[config][eviction]") {
+  CHECK(load_error("evictionHard:\n  memory.availble: 1Gi\n", 4, "evictionHard[memory.availble]") ==
+        ":4: evictionHard[memory.availble]: unsupported eviction signal memory.availble, did you "
+        "mean \"memory.available\"?");
+  CHECK(load_error("evictionHard:\n  cpu.available: 1\n", 4, "evictionHard[cpu.available]") ==
+        ":4: evictionHard[cpu.available]: unsupported eviction signal cpu.available");
+  CHECK(
+      load_error("evictionHard:\n  memory.available: 100\n", 4, "evictionHard[memory.available]") ==
+      ":4: evictionHard[memory.available]: must be a string, got number 100 (quote it to make "
+      "it a string)");
+  CHECK(load_error("evictionHard: [a]\n", 3, "evictionHard") ==
+        ":3: evictionHard: must be a mapping, got a list");
+  // The value itself is checked by parse::parse_threshold; its error follows the key.
+  CHECK(
+      load_error("evictionHard:\n  nodefs.available: -5%\n", 4, "evictionHard[nodefs.available]") ==
+      ":4: evictionHard[nodefs.available]: eviction percentage threshold nodefs.available must "
+      "be >= 0%: -5%");
+  CHECK(load_error("evictionHard:\n  memory.available: \"0\"\n", 4,
+                   "evictionHard[memory.available]") ==
+        ":4: evictionHard[memory.available]: eviction threshold memory.available must be "
+        "positive: 0");
+  load_error("evictionHard:\n  memory.available: lots\n", 4, "evictionHard[memory.available]");
+  // containerfs values are still checked even though they are then dropped.
+  load_error("evictionHard:\n  containerfs.available: lots\n", 4,
+             "evictionHard[containerfs.available]");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Durations
+
+TEST_CASE("sampleInterval: 100ms..1h", "[config]") {
+  CHECK(load_ok("sampleInterval: 100ms\n").sample_interval == 100ms);
+  CHECK(load_ok("sampleInterval: 1h\n").sample_interval == 1h);
+  CHECK(load_ok("sampleInterval: 1m30s\n").sample_interval == 90s);
+  CHECK(load_error("sampleInterval: 5ms\n", 3, "sampleInterval") ==
+        ":3: sampleInterval: must be between 100ms and 1h, got \"5ms\"");
+  CHECK(load_error("sampleInterval: 61m\n", 3, "sampleInterval") ==
+        ":3: sampleInterval: must be between 100ms and 1h, got \"61m\"");
+  CHECK(load_error("sampleInterval: 5\n", 3, "sampleInterval") ==
+        ":3: sampleInterval: must be a duration string such as \"1s\" or \"500ms\", got number 5");
+  CHECK_THAT(load_error("sampleInterval: soon\n", 3, "sampleInterval"),
+             Catch::StartsWith(":3: sampleInterval: invalid duration \"soon\": "));
+}
+
+TEST_CASE("filesystems.statfsTimeout: 10ms..1m", "[config]") {
+  CHECK(load_ok("filesystems:\n  statfsTimeout: 10ms\n").statfs_timeout == 10ms);
+  CHECK(load_ok("filesystems:\n  statfsTimeout: 1m\n").statfs_timeout == 1min);
+  CHECK(load_error("filesystems:\n  statfsTimeout: 2m\n", 4, "filesystems.statfsTimeout") ==
+        ":4: filesystems.statfsTimeout: must be between 10ms and 1m, got \"2m\"");
+  CHECK(load_error("filesystems:\n  statfsTimeout: 1ms\n", 4, "filesystems.statfsTimeout") ==
+        ":4: filesystems.statfsTimeout: must be between 10ms and 1m, got \"1ms\"");
+}
+
+TEST_CASE("evictionPressureTransitionPeriod: >= 0, explicit 0s becomes 5m (facts §1)", "[config]") {
+  CHECK(load_ok("evictionPressureTransitionPeriod: 0s\n").eviction_pressure_transition_period ==
+        5min);
+  CHECK(load_ok("evictionPressureTransitionPeriod: 30s\n").eviction_pressure_transition_period ==
+        30s);
+  CHECK(load_ok("evictionPressureTransitionPeriod: 2h\n").eviction_pressure_transition_period ==
+        2h);
+  CHECK(load_error("evictionPressureTransitionPeriod: -1s\n", 3,
+                   "evictionPressureTransitionPeriod") ==
+        ":3: evictionPressureTransitionPeriod: must not be negative, got \"-1s\"");
+  // A YAML number is not a duration string, even 0 (Go's metav1.Duration rejects it too).
+  load_error("evictionPressureTransitionPeriod: 0\n", 3, "evictionPressureTransitionPeriod");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Other keys
+
+TEST_CASE("listenAddress", "[config]") {
+  CHECK(load_ok("listenAddress: \":9710\"\n").listen_address == ":9710");
+  CHECK(load_ok("listenAddress: 0.0.0.0:1\n").listen_address == "0.0.0.0:1");
+  CHECK(load_ok("listenAddress: localhost:65535\n").listen_address == "localhost:65535");
+  CHECK(load_ok("listenAddress: \"[::1]:9710\"\n").listen_address == "[::1]:9710");
+  CHECK(load_ok("listenAddress: \"[fe80::1%eth0]:80\"\n").listen_address == "[fe80::1%eth0]:80");
+
+  CHECK(load_error("listenAddress: \"9710\"\n", 3, "listenAddress") ==
+        ":3: listenAddress: must be HOST:PORT or :PORT, got \"9710\"");
+  CHECK(load_error("listenAddress: \":0\"\n", 3, "listenAddress") ==
+        ":3: listenAddress: port must be a number between 1 and 65535, got \":0\"");
+  CHECK(load_error("listenAddress: \":65536\"\n", 3, "listenAddress") ==
+        ":3: listenAddress: port must be a number between 1 and 65535, got \":65536\"");
+  CHECK(load_error("listenAddress: \"host:\"\n", 3, "listenAddress") ==
+        ":3: listenAddress: port must be a number between 1 and 65535, got \"host:\"");
+  CHECK(load_error("listenAddress: \"::1:9710\"\n", 3, "listenAddress") ==
+        ":3: listenAddress: an IPv6 address must be in brackets, e.g. \"[::1]:9710\", got "
+        "\"::1:9710\"");
+  CHECK(load_error("listenAddress: \"[::1]\"\n", 3, "listenAddress") ==
+        ":3: listenAddress: must be HOST:PORT, :PORT or [IPV6]:PORT, got \"[::1]\"");
+  CHECK(
+      load_error("listenAddress: \"[10.0.0.1]:80\"\n", 3, "listenAddress") ==
+      ":3: listenAddress: \"10.0.0.1\" in brackets is not an IPv6 address, got \"[10.0.0.1]:80\"");
+  CHECK(load_error("listenAddress: \"a b:80\"\n", 3, "listenAddress") ==
+        ":3: listenAddress: invalid host \"a b\", got \"a b:80\"");
+  CHECK(load_error("listenAddress: 9710\n", 3, "listenAddress") ==
+        ":3: listenAddress: must be a string, got number 9710 (quote it to make it a string)");
+}
+
+TEST_CASE("logLevel", "[config]") {
+  for (const char* level : {"trace", "debug", "info", "warn", "error"}) {
+    CHECK(load_ok(std::string("logLevel: ") + level + "\n").log_level == level);
+  }
+  CHECK(load_error("logLevel: verbose\n", 3, "logLevel") ==
+        ":3: logLevel: must be one of trace, debug, info, warn, error, got \"verbose\"");
+  CHECK(load_error("logLevel: INFO\n", 3, "logLevel") ==
+        ":3: logLevel: must be one of trace, debug, info, warn, error, got \"INFO\"");
+}
+
+TEST_CASE("paths: absolute; filesystems.* may be empty", "[config]") {
+  CHECK(load_error("hostRoot: host\n", 3, "hostRoot") ==
+        ":3: hostRoot: must be an absolute path, got \"host\"");
+  CHECK(load_error("procRoot: \"\"\n", 3, "procRoot") ==
+        ":3: procRoot: must be an absolute path, got \"\"");
+  CHECK(load_error("sysRoot: [a, b]\n", 3, "sysRoot") ==
+        ":3: sysRoot: must be a string, got a list");
+  CHECK(load_error("filesystems:\n  nodefs: 123\n", 4, "filesystems.nodefs") ==
+        ":4: filesystems.nodefs: must be a string, got number 123 (quote it to make it a string)");
+  CHECK(load_error("filesystems:\n  imagefs: var/lib/containerd\n", 4, "filesystems.imagefs") ==
+        ":4: filesystems.imagefs: must be an absolute path or \"\", got \"var/lib/containerd\"");
+  CHECK(load_ok("filesystems:\n  nodefs: \"\"\n").nodefs_path.empty());
+  CHECK(load_ok("filesystems:\n  imagefs: /var/lib/containerd\n").imagefs_path ==
+        "/var/lib/containerd");
+  CHECK(load_error("filesystems: /data\n", 3, "filesystems") ==
+        ":3: filesystems: must be a mapping, got string \"/data\"");
+}
+
+TEST_CASE("nodeName and mergeDefaultEvictionSettings types", "[config]") {
+  CHECK(load_error("nodeName:\n  - a\n", 3, "nodeName") ==
+        ":3: nodeName: must be a string, got a list");
+  CHECK(load_error("mergeDefaultEvictionSettings: yes\n", 3, "mergeDefaultEvictionSettings") ==
+        ":3: mergeDefaultEvictionSettings: must be true or false, got string \"yes\"");
+}
+
+TEST_CASE("unknown keys, with a suggestion within edit distance 2", "[config]") {
+  CHECK(load_error("sampleIntervl: 1s\n", 3, "sampleIntervl") ==
+        ":3: sampleIntervl: unknown key, did you mean \"sampleInterval\"?");
+  CHECK(load_error("SampleInterval: 1s\n", 3, "SampleInterval") ==
+        ":3: SampleInterval: unknown key, did you mean \"sampleInterval\"?");
+  CHECK(load_error("lgoLevel: info\n", 3, "lgoLevel") ==
+        ":3: lgoLevel: unknown key, did you mean \"logLevel\"?");
+  CHECK(load_error("colour: blue\n", 3, "colour") == ":3: colour: unknown key");
+  CHECK(load_error("filesystems:\n  nodfs: /x\n", 4, "filesystems.nodfs") ==
+        ":4: filesystems.nodfs: unknown key, did you mean \"nodefs\"?");
+  CHECK(load_error("filesystems.nodefs: /x\n", 3, "filesystems.nodefs") ==
+        ":3: filesystems.nodefs: unknown key, write it nested: \"filesystems:\" then \"nodefs:\" "
+        "on the next line, indented");
+}
+
+TEST_CASE("sources", "[config]") {
+  const nc::Config c = load_ok("sources:\n  netlink: {enabled: false}\n  psi: {}\n  cgroup: ~\n");
+  CHECK_FALSE(c.source_on("netlink"));
+  CHECK(c.source_on("psi"));
+  CHECK(c.source_on("cgroup"));
+  CHECK(c.source_enabled.size() == 1);
+
+  CHECK(load_error("sources:\n  prcfs:\n    enabled: false\n", 4, "sources[prcfs]") ==
+        ":4: sources[prcfs]: unknown source, did you mean \"procfs\"?");
+  CHECK(load_error("sources:\n  ebpf:\n    enabled: false\n", 4, "sources[ebpf]") ==
+        ":4: sources[ebpf]: unknown source; known sources: procfs cgroup statfs psi netlink");
+  CHECK(load_error("sources:\n  psi:\n    enabled: \"false\"\n", 5, "sources[psi].enabled") ==
+        ":5: sources[psi].enabled: must be true or false, got string \"false\"");
+  CHECK(load_error("sources:\n  psi:\n    enable: false\n", 5, "sources[psi].enable") ==
+        ":5: sources[psi].enable: unknown key, did you mean \"enabled\"?");
+  CHECK(load_error("sources:\n  psi: false\n", 4, "sources[psi]") ==
+        ":4: sources[psi]: must be a mapping such as {enabled: false}, got bool false");
+}
+
+TEST_CASE("apiVersion and kind: checked per file", "[config]") {
+  TempDir t;
+  const std::string p =
+      t.write("config.yaml", "apiVersion: nodehealth.io/v1\nkind: AgentConfiguration\n");
+  auto c = nc::load_config(p, std::nullopt, kSources);
+  REQUIRE_FALSE(c.has_value());
+  CHECK(c.error().message == p + ":1: unknown apiVersion/kind: nodehealth.io/v1, "
+                                 "Kind=AgentConfiguration (want nodehealth.io/v1alpha1, "
+                                 "Kind=AgentConfiguration)");
+
+  const std::string k = t.write("kindless.yaml", "apiVersion: nodehealth.io/v1alpha1\n");
+  auto d = nc::load_config(k, std::nullopt, kSources);
+  REQUIRE_FALSE(d.has_value());
+  CHECK(d.error().message ==
+        "config file \"" + k + "\": Object 'Kind' is missing (want kind: AgentConfiguration)");
+
+  // A document built elsewhere is checked by config_from_document too.
+  nc::Document doc;
+  doc.value = nlohmann::json::parse(R"({"kind":"Other"})");
+  auto e = nc::config_from_document(doc, kSources);
+  REQUIRE_FALSE(e.has_value());
+  CHECK(e.error().message == "kind: must be \"AgentConfiguration\", got \"Other\"");
+}
+
+TEST_CASE("several problems are reported together, in line order", "[config]") {
+  auto l = load(
+      "logLevel: loud\n"
+      "sampleInterval: 1ms\n"
+      "bogus: 1\n");
+  REQUIRE_FALSE(l->result.has_value());
+  CHECK(l->result.error().message ==
+        l->path + ":3: logLevel: must be one of trace, debug, info, warn, error, got \"loud\"\n" +
+            l->path + ":4: sampleInterval: must be between 100ms and 1h, got \"1ms\"\n" + l->path +
+            ":5: bogus: unknown key");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Provenance through drop-ins
+
+TEST_CASE("errors cite the drop-in line that set the bad value", "[config][layered]") {
+  TempDir t;
+  const std::string main = t.write("config.yaml", kHeader +
+                                                      "sampleInterval: 1s\n"
+                                                      "logLevel: info\n");
+  t.write("config.d/10-fast.conf", kHeader + "# too fast\n\nsampleInterval: 5ms\n");
+  t.write("config.d/20-ok.conf", kHeader + "logLevel: debug\n");
+  auto c = nc::load_config(main, t / "config.d", kSources);
+  REQUIRE_FALSE(c.has_value());
+  CHECK(c.error().message == (t / "config.d/10-fast.conf") +
+                                 ":5: sampleInterval: must be between 100ms and 1h, got \"5ms\"");
+
+  // A later drop-in that fixes it wins, and the error is gone.
+  t.write("config.d/30-fix.conf", kHeader + "sampleInterval: 2s\n");
+  auto fixed = nc::load_config(main, t / "config.d", kSources);
+  REQUIRE(fixed.has_value());
+  CHECK(fixed->sample_interval == 2s);
+  CHECK(fixed->log_level == "debug");
+}
+
+TEST_CASE("a drop-in can delete a main-file value with null, restoring the default",
+          "[config][layered]") {
+  TempDir t;
+  const std::string main = t.write("config.yaml", kHeader +
+                                                      "evictionHard:\n"
+                                                      "  memory.available: 1Gi\n"
+                                                      "listenAddress: \":1234\"\n");
+  t.write("config.d/10.conf", kHeader + "evictionHard: null\nlistenAddress: ~\n");
+  auto c = nc::load_config(main, t / "config.d", kSources);
+  REQUIRE(c.has_value());
+  CHECK(c->listen_address == ":9710");
+  check_default_eviction(*c);
+}
+
+TEST_CASE("load_config: a drop-in directory alone", "[config][layered]") {
+  TempDir t;
+  t.write("config.d/10.conf", kHeader + "nodeName: from-dropin\n");
+  auto c = nc::load_config(std::nullopt, t / "config.d", kSources);
+  REQUIRE(c.has_value());
+  CHECK(c->node_name == "from-dropin");
+
+  auto missing = nc::load_config(std::nullopt, t / "nope", kSources);
+  REQUIRE_FALSE(missing.has_value());
+  CHECK_THAT(missing.error().message, Catch::Contains("No such file or directory"));
+}
+
+TEST_CASE("Config::source_on", "[config]") {
+  nc::Config c;
+  CHECK(c.source_on("anything"));
+  c.source_enabled["psi"] = false;
+  c.source_enabled["procfs"] = true;
+  CHECK_FALSE(c.source_on("psi"));
+  CHECK(c.source_on("procfs"));
+  CHECK(c.source_on("cgroup"));
+}
