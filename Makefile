@@ -41,6 +41,9 @@ $(BUILD)/%.o: %.cpp
 $(BUILD)/agent/version.o: CXXFLAGS += -DNODEHEALTH_VERSION='"$(VERSION)"' -DNODEHEALTH_COMMIT='"$(COMMIT)"'
 $(BUILD)/agent/version.o: .git/HEAD VERSION
 
+# Unit tests find the fixture trees wherever the checkout is.
+$(BUILD)/tests/%.o: CXXFLAGS += -DNODEHEALTH_FIXTURES='"$(CURDIR)/tests/fixtures"'
+
 $(BUILD)/libagent.a: $(AGENT_OBJS)
 	@rm -f $@
 	ar rcs $@ $^

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "agent/agent.h"
@@ -120,7 +121,9 @@ std::optional<std::string> get(const Args& a, const std::string& name) {
   return it->second;
 }
 
+// Logs go to stderr (stdout is for command output such as `status -o json`).
 void setup_logging(const std::string& level) {
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("nodehealth"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   spdlog::set_level(spdlog::level::from_str(level));
 }
