@@ -38,8 +38,8 @@ const eval::Evaluation& Agent::tick() {
       spdlog::info("condition: {} is {} reason={} message=\"{}\"", c.type, to_string(c.status),
                    c.reason, c.message);
     } else if (prev->second.status != c.status) {
-      const auto level = c.status == ConditionStatus::kFalse ? spdlog::level::info
-                                                             : spdlog::level::warn;
+      const auto level =
+          c.status == ConditionStatus::kFalse ? spdlog::level::info : spdlog::level::warn;
       spdlog::log(level, "condition changed: {} {} -> {} reason={} message=\"{}\"", c.type,
                   to_string(prev->second.status), to_string(c.status), c.reason, c.message);
     }

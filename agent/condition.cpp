@@ -31,8 +31,8 @@ const char* to_string(SignalUnit u) {
 }
 
 std::string format_rfc3339(TimePoint t) {
-  const std::time_t secs = WallClock::to_time_t(
-      std::chrono::time_point_cast<std::chrono::seconds>(t));
+  const std::time_t secs =
+      WallClock::to_time_t(std::chrono::time_point_cast<std::chrono::seconds>(t));
   std::tm tm{};
   gmtime_r(&secs, &tm);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1,

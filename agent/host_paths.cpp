@@ -8,8 +8,10 @@ std::string join(std::string_view base, std::string_view rel) {
   while (out.size() > 1 && out.back() == '/') out.pop_back();
   while (!rel.empty() && rel.front() == '/') rel.remove_prefix(1);
   if (rel.empty()) return out;
-  if (out != "/") out += '/';
-  else out.clear(), out += '/';
+  if (out != "/")
+    out += '/';
+  else
+    out.clear(), out += '/';
   out += rel;
   return out;
 }

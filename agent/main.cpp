@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "agent/agent.h"
 #include "agent/config/config.h"
@@ -38,7 +38,8 @@ Commands:
   help      this text; `nodehealth <command> --help` for a command's flags
 )";
 
-constexpr const char* kCommonFlags = R"(  --config FILE          agent configuration (YAML, kind AgentConfiguration)
+constexpr const char* kCommonFlags =
+    R"(  --config FILE          agent configuration (YAML, kind AgentConfiguration)
   --config-dir DIR       drop-in directory: *.conf files merged over --config in
                          bytewise order, as the kubelet merges its --config-dir
   --host-root DIR        the host's / (e.g. /host in a container; default /)
@@ -96,7 +97,7 @@ std::optional<Args> parse_args(int argc, char** argv, int first,
     bool has_value = false;
     if (auto eq = name.find('='); eq != std::string::npos) {
       value = name.substr(eq + 1);
-      name = name.substr(0, eq);
+      name.resize(eq);
       has_value = true;
     }
     if (std::find(known.begin(), known.end(), name) == known.end()) {
@@ -130,8 +131,8 @@ void setup_logging(const std::string& level) {
 
 // Config from files, then flags on top (flags beat files).
 std::optional<nh::config::Config> load(const Args& a) {
-  auto cfg = nh::config::load_config(get(a, "config"), get(a, "config-dir"),
-                                     nh::sources::source_names());
+  auto cfg =
+      nh::config::load_config(get(a, "config"), get(a, "config-dir"), nh::sources::source_names());
   if (!cfg) {
     std::fprintf(stderr, "nodehealth: invalid configuration: %s\n", cfg.error().message.c_str());
     return std::nullopt;
@@ -144,7 +145,8 @@ std::optional<nh::config::Config> load(const Args& a) {
   if (auto v = get(a, "log-level")) {
     static const std::vector<std::string> kLevels{"trace", "debug", "info", "warn", "error"};
     if (std::find(kLevels.begin(), kLevels.end(), *v) == kLevels.end()) {
-      std::fprintf(stderr, "nodehealth: --log-level: want trace|debug|info|warn|error, got \"%s\"\n",
+      std::fprintf(stderr,
+                   "nodehealth: --log-level: want trace|debug|info|warn|error, got \"%s\"\n",
                    v->c_str());
       return std::nullopt;
     }
@@ -166,9 +168,9 @@ nh::HostPaths host_paths(const nh::config::Config& cfg) {
 }
 
 int cmd_status(int argc, char** argv) {
-  std::vector<std::string> known{"config",    "config-dir", "host-root", "proc-root",
-                                 "sys-root",  "node-name",  "log-level", "output",
-                                 "listen-address"};
+  std::vector<std::string> known{"config",    "config-dir", "host-root",
+                                 "proc-root", "sys-root",   "node-name",
+                                 "log-level", "output",     "listen-address"};
   auto args = parse_args(argc, argv, 2, known);
   if (!args) return 2;
   if (args->help) {
@@ -205,8 +207,8 @@ std::chrono::nanoseconds jittered(std::chrono::nanoseconds interval, std::mt1993
 }
 
 int cmd_run(int argc, char** argv) {
-  std::vector<std::string> known{"config",   "config-dir", "host-root", "proc-root",     "sys-root",
-                                 "node-name", "log-level", "listen-address"};
+  std::vector<std::string> known{"config",   "config-dir", "host-root", "proc-root",
+                                 "sys-root", "node-name",  "log-level", "listen-address"};
   auto args = parse_args(argc, argv, 2, known);
   if (!args) return 2;
   if (args->help) {
@@ -231,19 +233,19 @@ int cmd_run(int argc, char** argv) {
   nh::sinks::SnapshotStore store(node);
   agent.add_sink(&store);
 
-  const auto stale_after = std::max<std::chrono::nanoseconds>(cfg->sample_interval * 5,
-                                                              std::chrono::seconds(10));
+  const auto stale_after =
+      std::max<std::chrono::nanoseconds>(cfg->sample_interval * 5, std::chrono::seconds(10));
   auto http = nh::sinks::HttpServer::start(cfg->listen_address, store,
                                            {nh::version(), nh::commit()}, stale_after);
   if (!http) {
     spdlog::critical("startup failed: {}", http.error().message);
     return 1;
   }
-  spdlog::info("nodehealth started: version={} commit={} node={} listen={} port={} "
-               "interval={} proc={} sys={} root={}",
-               nh::version(), nh::commit(), node, cfg->listen_address, (*http)->port(),
-               nh::parse::format_duration(cfg->sample_interval), paths.proc, paths.sys,
-               paths.root);
+  spdlog::info(
+      "nodehealth started: version={} commit={} node={} listen={} port={} "
+      "interval={} proc={} sys={} root={}",
+      nh::version(), nh::commit(), node, cfg->listen_address, (*http)->port(),
+      nh::parse::format_duration(cfg->sample_interval), paths.proc, paths.sys, paths.root);
 
   std::mt19937_64 rng(std::random_device{}());
   auto& l = **loop;

@@ -96,8 +96,8 @@ Condition next_condition(const EvalState& prev, std::string type, ConditionStatu
   c.message = std::move(message);
   c.last_heartbeat = now;
   c.last_transition = now;
-  if (auto it = prev.conditions.find(c.type); it != prev.conditions.end() &&
-                                              it->second.status == status) {
+  if (auto it = prev.conditions.find(c.type);
+      it != prev.conditions.end() && it->second.status == status) {
     c.last_transition = it->second.last_transition;
   }
   return c;

@@ -14,8 +14,8 @@ struct MountInfo {
   uint64_t mount_id = 0;
   uint64_t parent_id = 0;
   uint32_t major = 0, minor = 0;
-  std::string root;         // root of the mount within its filesystem
-  std::string mount_point;  // octal escapes (\040 etc.) decoded
+  std::string root;           // root of the mount within its filesystem
+  std::string mount_point;    // octal escapes (\040 etc.) decoded
   std::string mount_options;  // per-mount options, e.g. "rw,relatime"
   std::string fs_type;        // e.g. "cgroup2", "ext4"
   std::string source;

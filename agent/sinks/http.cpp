@@ -7,8 +7,8 @@
 #include <cstring>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <prometheus/exposer.h>
+#include <nlohmann/json.hpp>
 
 namespace nodehealth::sinks {
 namespace {
@@ -22,8 +22,8 @@ int begin_request(struct mg_connection* conn) {
   return server ? server->handle(conn) : 0;
 }
 
-void reply(struct mg_connection* conn, int code, const char* content_type,
-           const std::string& body, bool head) {
+void reply(struct mg_connection* conn, int code, const char* content_type, const std::string& body,
+           bool head) {
   mg_printf(conn,
             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
             "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n",
@@ -77,8 +77,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen,
                                  "request_timeout_ms", "10000", "enable_keep_alive", "yes"},
         &callbacks);
   } catch (const std::exception& e) {
-    return fail(fmt::format("http: cannot listen on {}: {} (address in use or not local?)",
-                            listen, e.what()));
+    return fail(fmt::format("http: cannot listen on {}: {} (address in use or not local?)", listen,
+                            e.what()));
   }
   server->collector_ = std::make_shared<MetricsCollector>(store, std::move(build));
   server->exposer_->RegisterCollectable(server->collector_);

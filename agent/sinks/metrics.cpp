@@ -51,9 +51,9 @@ void signals(Families& fams, const NodeStatus& st) {
                             "Available amount of an eviction signal, in the signal's unit "
                             "(bytes, inodes or PIDs), computed as the kubelet computes it.",
                             MetricType::Gauge);
-  auto& cap = fams.family("nodehealth_signal_capacity",
-                          "Capacity behind an eviction signal, in the signal's unit.",
-                          MetricType::Gauge);
+  auto& cap =
+      fams.family("nodehealth_signal_capacity",
+                  "Capacity behind an eviction signal, in the signal's unit.", MetricType::Gauge);
   auto& thr = fams.family("nodehealth_signal_threshold",
                           "Eviction threshold of a signal resolved to the signal's unit; the "
                           "kubelet evicts when available falls below it.",
@@ -77,8 +77,7 @@ void conditions(Families& fams, const NodeStatus& st) {
                            "(True, False or Unknown), 0 for the others.",
                            MetricType::Gauge);
   auto& trans = fams.family("nodehealth_condition_last_transition_timestamp_seconds",
-                            "Unix time of the condition's last status change.",
-                            MetricType::Gauge);
+                            "Unix time of the condition's last status change.", MetricType::Gauge);
   static constexpr ConditionStatus kAll[] = {ConditionStatus::kTrue, ConditionStatus::kFalse,
                                              ConditionStatus::kUnknown};
   for (const auto& c : st.conditions) {
@@ -89,9 +88,9 @@ void conditions(Families& fams, const NodeStatus& st) {
 }
 
 void psi(Families& fams, const PsiSample& psi) {
-  auto& total = fams.family("nodehealth_psi_stall_seconds_total",
-                            "Time tasks stalled on a resource (PSI total), node level.",
-                            MetricType::Counter);
+  auto& total =
+      fams.family("nodehealth_psi_stall_seconds_total",
+                  "Time tasks stalled on a resource (PSI total), node level.", MetricType::Counter);
   auto& ratio = fams.family("nodehealth_psi_stall_ratio",
                             "Share of wall time tasks stalled on a resource (PSI average over "
                             "the window), 0..1, node level.",
@@ -112,8 +111,8 @@ void psi(Families& fams, const PsiSample& psi) {
 }
 
 void sources(Families& fams, const Sample& s) {
-  auto& up = fams.family("nodehealth_source_up",
-                         "1 when the source's last collection succeeded.", MetricType::Gauge);
+  auto& up = fams.family("nodehealth_source_up", "1 when the source's last collection succeeded.",
+                         MetricType::Gauge);
   auto& dur = fams.family("nodehealth_source_duration_seconds",
                           "Wall time of the source's last collection.", MetricType::Gauge);
   for (const auto& src : s.sources) {
@@ -142,14 +141,14 @@ void network(Families& fams, const Sample& s) {
                             "1 when the node has a default route that is up.", MetricType::Gauge);
   add(route, {}, n.default_route ? 1 : 0);
   if (n.interface.empty()) return;
-  auto& oper = fams.family("nodehealth_network_interface_oper_up",
-                           "1 when the default route's interface is operationally up.",
-                           MetricType::Gauge);
+  auto& oper =
+      fams.family("nodehealth_network_interface_oper_up",
+                  "1 when the default route's interface is operationally up.", MetricType::Gauge);
   add(oper, {{"interface", n.interface}, {"operstate", n.operstate}},
       n.operstate == "up" || n.operstate == "unknown" ? 1 : 0);
-  auto& carrier = fams.family("nodehealth_network_interface_carrier",
-                              "1 when the default route's interface has carrier.",
-                              MetricType::Gauge);
+  auto& carrier =
+      fams.family("nodehealth_network_interface_carrier",
+                  "1 when the default route's interface has carrier.", MetricType::Gauge);
   if (n.carrier) add(carrier, {{"interface", n.interface}}, *n.carrier ? 1 : 0);
 }
 
@@ -157,9 +156,9 @@ void network(Families& fams, const Sample& s) {
 
 std::vector<MetricFamily> render_metrics(const Snapshot* snap, const BuildInfo& build) {
   Families fams;
-  auto& info = fams.family("nodehealth_build_info",
-                           "Always 1; labels carry the agent's version and commit.",
-                           MetricType::Gauge);
+  auto& info =
+      fams.family("nodehealth_build_info", "Always 1; labels carry the agent's version and commit.",
+                  MetricType::Gauge);
   add(info, {{"version", build.version}, {"commit", build.commit}}, 1);
   if (snap) {
     signals(fams, snap->status);

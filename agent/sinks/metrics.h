@@ -17,7 +17,8 @@ struct BuildInfo {
 
 class MetricsCollector final : public prometheus::Collectable {
  public:
-  MetricsCollector(const SnapshotStore& store, BuildInfo build) : store_(store), build_(build) {}
+  MetricsCollector(const SnapshotStore& store, BuildInfo build)
+      : store_(store), build_(std::move(build)) {}
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:

@@ -154,8 +154,7 @@ std::string status_table(const Snapshot& snap) {
     std::string threshold = "<none>";
     if (!s.hard_threshold_text.empty()) {
       threshold = format_value(s.hard_threshold, s.unit);
-      if (s.hard_threshold_text.ends_with('%'))
-        threshold += " (" + s.hard_threshold_text + ")";
+      if (s.hard_threshold_text.ends_with('%')) threshold += " (" + s.hard_threshold_text + ")";
       threshold += " hard";
     }
     sig.push_back({s.name, format_value(s.available, s.unit), threshold,
@@ -164,8 +163,8 @@ std::string status_table(const Snapshot& snap) {
   std::vector<std::vector<std::string>> src{{"Source", "Up", "Duration", "Error"},
                                             {"------", "--", "--------", "-----"}};
   for (const auto& s : snap.sample.sources) {
-    src.push_back({s.name, s.up ? "yes" : "no", fmt::format("{:.3f}ms", s.duration_seconds * 1e3),
-                   s.error});
+    src.push_back(
+        {s.name, s.up ? "yes" : "no", fmt::format("{:.3f}ms", s.duration_seconds * 1e3), s.error});
   }
   std::string out = fmt::format("Node: {}\n", snap.node_name);
   out += "Conditions:\n" + render_table(cond, 2);

@@ -81,8 +81,9 @@ class CgroupMemorySource final : public Source {
       located_ = true;
       return {};
     }
-    return fail("no memory cgroup controller is mounted (neither cgroup2 with memory nor "
-                "cgroup v1 memory in mountinfo)");
+    return fail(
+        "no memory cgroup controller is mounted (neither cgroup2 with memory nor "
+        "cgroup v1 memory in mountinfo)");
   }
 
   Result<CgroupMemory> read() const {

@@ -15,7 +15,7 @@
 namespace nodehealth::sources {
 
 Result<StatfsResult> real_statfs(const std::string& path) {
-  struct statvfs st{};
+  struct statvfs st {};
   if (::statvfs(path.c_str(), &st) != 0) return errno_error("statfs " + path, errno);
   StatfsResult r;
   const uint64_t frsize = st.f_frsize ? st.f_frsize : st.f_bsize;

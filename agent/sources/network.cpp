@@ -20,9 +20,8 @@ class NetworkSource final : public Source {
   Result<void> collect(Sample& sample) override {
     std::vector<parse::Route> routes;
     bool any_table = false;
-    for (const auto& [path, parser] :
-         {std::pair{&route4_, &parse::parse_net_route},
-          std::pair{&route6_, &parse::parse_net_ipv6_route}}) {
+    for (const auto& [path, parser] : {std::pair{&route4_, &parse::parse_net_route},
+                                       std::pair{&route6_, &parse::parse_net_ipv6_route}}) {
       auto text = read_file(*path);
       if (!text) {
         if (text.error().errno_value == ENOENT) continue;  // no IPv6 (or IPv4) on this kernel

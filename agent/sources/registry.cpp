@@ -1,4 +1,5 @@
 // The one explicit list of sources. Adding a source: write its file, add a row here.
+#include <algorithm>
 #include <array>
 
 #include "agent/config/config.h"
@@ -29,15 +30,17 @@ const std::array<Entry, 6> kRegistry{{
     {"network", [](const config::Config&, const HostPaths& p) { return make_network_source(p); }},
 }};
 
-const std::array<std::string_view, kRegistry.size()> kNames = [] {
-  std::array<std::string_view, kRegistry.size()> names{};
-  for (size_t i = 0; i < kRegistry.size(); ++i) names[i] = kRegistry[i].name;
-  return names;
-}();
-
 }  // namespace
 
-std::span<const std::string_view> source_names() { return kNames; }
+std::span<const std::string_view> source_names() {
+  static const std::array<std::string_view, kRegistry.size()> names = [] {
+    std::array<std::string_view, kRegistry.size()> out{};
+    std::transform(kRegistry.begin(), kRegistry.end(), out.begin(),
+                   [](const Entry& e) { return e.name; });
+    return out;
+  }();
+  return names;
+}
 
 std::vector<std::unique_ptr<Source>> make_sources(const config::Config& cfg,
                                                   const HostPaths& paths) {

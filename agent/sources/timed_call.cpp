@@ -52,15 +52,15 @@ Result<StatfsResult> TimedStatfs::run(const std::string& path, std::chrono::nano
   state_->request = path;
   state_->started = now;
   state_->cv.notify_all();
-  const bool done =
-      state_->cv.wait_for(lock, timeout, [&] { return state_->result.has_value(); });
+  const bool done = state_->cv.wait_for(lock, timeout, [&] { return state_->result.has_value(); });
   if (!done) {
     // Not picked up yet: withdraw it. Picked up: the worker stays busy until the
     // blocked call returns, and then drops the result.
     state_->request.reset();
     state_->abandoned = true;
-    return fail(fmt::format("statfs {}: timed out after {}ms (hung filesystem?)", path,
-                            std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()));
+    return fail(
+        fmt::format("statfs {}: timed out after {}ms (hung filesystem?)", path,
+                    std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()));
   }
   Result<StatfsResult> r = std::move(*state_->result);
   state_->result.reset();

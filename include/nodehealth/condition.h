@@ -28,7 +28,7 @@ const char* to_string(SignalUnit u);  // "bytes" | "inodes" | "pids"
 struct SignalValue {
   std::string name;  // "memory.available", ...
   SignalUnit unit = SignalUnit::kBytes;
-  std::optional<double> available;       // absent when the source behind it is down
+  std::optional<double> available;  // absent when the source behind it is down
   std::optional<double> capacity;
   std::optional<double> hard_threshold;  // resolved to the signal's unit
   std::string hard_threshold_text;       // as configured ("100Mi", "10%")

@@ -2,8 +2,8 @@
 // so a test points it at tests/fixtures/<case>/ and a container at /host.
 #pragma once
 
-#include <string>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace nodehealth {

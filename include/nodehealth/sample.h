@@ -27,17 +27,17 @@ struct PsiSample {
 struct CgroupMemory {
   enum class Version { kV1, kV2 };
   Version version = Version::kV1;
-  std::string path;                 // the file read, as opened
-  uint64_t usage_bytes = 0;         // v1 memory.usage_in_bytes; v2 anon + file
-  uint64_t inactive_file_bytes = 0; // v1 total_inactive_file; v2 inactive_file
+  std::string path;                  // the file read, as opened
+  uint64_t usage_bytes = 0;          // v1 memory.usage_in_bytes; v2 anon + file
+  uint64_t inactive_file_bytes = 0;  // v1 total_inactive_file; v2 inactive_file
 };
 
 // statfs of a filesystem the kubelet watches.
 struct FsUsage {
-  std::string role;         // "nodefs" or "imagefs"
-  std::string path;         // the configured path as the host sees it
-  std::string mount_point;  // the mount holding it, from mountinfo ("" if unknown)
-  std::string device;       // "major:minor" from mountinfo ("" if unknown)
+  std::string role;              // "nodefs" or "imagefs"
+  std::string path;              // the configured path as the host sees it
+  std::string mount_point;       // the mount holding it, from mountinfo ("" if unknown)
+  std::string device;            // "major:minor" from mountinfo ("" if unknown)
   uint64_t capacity_bytes = 0;   // f_blocks * f_frsize
   uint64_t available_bytes = 0;  // f_bavail * f_frsize
   uint64_t inodes_total = 0;     // f_files
@@ -46,10 +46,10 @@ struct FsUsage {
 };
 
 struct NetworkState {
-  bool default_route = false;    // any IPv4 or IPv6 default route that is up
-  std::string interface;         // the default route's interface (lowest metric)
-  std::string operstate;         // /sys/class/net/<if>/operstate ("" if unreadable)
-  std::optional<bool> carrier;   // /sys/class/net/<if>/carrier (absent when down)
+  bool default_route = false;   // any IPv4 or IPv6 default route that is up
+  std::string interface;        // the default route's interface (lowest metric)
+  std::string operstate;        // /sys/class/net/<if>/operstate ("" if unreadable)
+  std::optional<bool> carrier;  // /sys/class/net/<if>/carrier (absent when down)
 };
 
 struct SourceStatus {

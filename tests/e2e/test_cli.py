@@ -43,6 +43,17 @@ class HelpTest(unittest.TestCase):
         self.assertIn("--config needs a value", r.stderr)
 
 
+class ShippedConfigTest(unittest.TestCase):
+    def test_example_config_is_valid_and_matches_the_defaults(self):
+        from harness import ROOT
+        path = os.path.join(ROOT, "deploy", "config.yaml")
+        with_file = run_cli("status", "-o", "json", "--config", path, "--host-root", HYBRID)
+        without = run_cli("status", "-o", "json", "--host-root", HYBRID)
+        self.assertEqual(with_file.returncode, 0, with_file.stderr)
+        thresholds = lambda r: [(s["signal"], s["thresholds"]) for s in json.loads(r.stdout)["signals"]]
+        self.assertEqual(thresholds(with_file), thresholds(without))
+
+
 class BadConfigTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="nodehealth-e2e-")

@@ -118,7 +118,7 @@ TEST_CASE("facts §1 percentage thresholds resolve against capacity, truncated",
   s.nodefs->available_bytes = 100;
   auto ev = eval::evaluate(s, {}, kubelet_defaults(), clock.now());
   CHECK(*signal(ev, "nodefs.available").hard_threshold == 100.0);  // trunc(100.1)
-  CHECK_FALSE(signal(ev, "nodefs.available").met);                  // 100 < 100 is false
+  CHECK_FALSE(signal(ev, "nodefs.available").met);                 // 100 < 100 is false
   s.nodefs->available_bytes = 99;
   ev = eval::evaluate(s, {}, kubelet_defaults(), clock.now());
   CHECK(signal(ev, "nodefs.available").met);
@@ -224,7 +224,7 @@ TEST_CASE("a condition is Unknown when a source behind it is down", "[eval]") {
 TEST_CASE("a met threshold wins over another signal's missing data", "[eval]") {
   FakeClock clock;
   Sample s = healthy(clock.now());
-  s.imagefs.reset();  // imagefs unknown ...
+  s.imagefs.reset();                // imagefs unknown ...
   s.nodefs->available_bytes = kGi;  // ... but nodefs is clearly under pressure
   auto ev = eval::evaluate(s, {}, kubelet_defaults(), clock.now());
   CHECK(cond(ev, "DiskPressure").status == ConditionStatus::kTrue);
@@ -298,7 +298,8 @@ TEST_CASE("network condition: default route, interface state and carrier", "[eva
 
   s.network.reset();
   for (auto& src : s.sources)
-    if (src.name == "network") src = SourceStatus{"network", false, 0, "open /proc/net/route: EACCES"};
+    if (src.name == "network")
+      src = SourceStatus{"network", false, 0, "open /proc/net/route: EACCES"};
   ev = eval::evaluate(s, ev.state, kubelet_defaults(), clock.now());
   CHECK(cond(ev, "DefaultRouteUnavailable").status == ConditionStatus::kUnknown);
 }

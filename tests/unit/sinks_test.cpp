@@ -1,8 +1,8 @@
 // The status document, the table and the metrics rendered from one snapshot.
 #include <catch2/catch.hpp>
 
-#include <nlohmann/json.hpp>
 #include <prometheus/text_serializer.h>
+#include <nlohmann/json.hpp>
 
 #include "agent/sinks/metrics.h"
 #include "agent/sinks/snapshot.h"
@@ -24,8 +24,13 @@ sinks::Snapshot snapshot() {
   s.status.evaluated_at = t;
   s.status.conditions = {{"MemoryPressure", ConditionStatus::kFalse, "KubeletHasSufficientMemory",
                           "kubelet has sufficient memory available", t, t - 3600s}};
-  SignalValue mem{"memory.available", SignalUnit::kBytes, 1.5 * 1024 * 1024 * 1024,
-                  8.0 * 1024 * 1024 * 1024, 100.0 * 1024 * 1024, "100Mi", false};
+  SignalValue mem{"memory.available",
+                  SignalUnit::kBytes,
+                  1.5 * 1024 * 1024 * 1024,
+                  8.0 * 1024 * 1024 * 1024,
+                  100.0 * 1024 * 1024,
+                  "100Mi",
+                  false};
   SignalValue pid{"pid.available", SignalUnit::kPids, 32000.0, 32768.0, std::nullopt, "", false};
   s.status.signals = {mem, pid};
   return s;
@@ -66,8 +71,7 @@ TEST_CASE("status table has kubectl's Conditions columns and the signals", "[sin
   CHECK(t.find("filesystem   no    2000.000ms   statfs hung") != std::string::npos);
 }
 
-TEST_CASE("metrics: conditions kube-state-metrics style, signals, PSI in base units",
-          "[sinks]") {
+TEST_CASE("metrics: conditions kube-state-metrics style, signals, PSI in base units", "[sinks]") {
   const auto snap = snapshot();
   const std::string text =
       prometheus::TextSerializer().Serialize(sinks::render_metrics(&snap, {"1.2.3", "abc"}));

@@ -34,8 +34,7 @@ TEST_CASE("a statfs error keeps its errno", "[statfs]") {
   CHECK(r.error().errno_value == ENOENT);
 }
 
-TEST_CASE("a hung statfs times out, later calls fail fast, recovery after it returns",
-          "[statfs]") {
+TEST_CASE("a hung statfs times out, later calls fail fast, recovery after it returns", "[statfs]") {
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   std::atomic<int> calls{0};
