@@ -23,7 +23,7 @@ UNIT_OBJS  := $(UNIT_SRCS:%.cpp=$(BUILD)/%.o)
 
 RUN_ARGS ?=
 
-.PHONY: all build deps test-deps run test unit e2e lint tidy format clean
+.PHONY: all build deps test-deps run test unit e2e lint tidy format install clean
 
 all: build
 build: $(BUILD)/nodehealth
@@ -81,6 +81,16 @@ tidy:
 
 format:
 	clang-format -i $$(find agent include tests -name '*.cpp' -o -name '*.h' | grep -v fixtures)
+
+PREFIX ?= /usr/local
+install: $(BUILD)/nodehealth
+	install -D -m 0755 $(BUILD)/nodehealth $(DESTDIR)$(PREFIX)/bin/nodehealth
+	install -D -m 0644 systemd/nodehealth.service $(DESTDIR)/etc/systemd/system/nodehealth.service
+	@if [ -e $(DESTDIR)/etc/nodehealth/config.yaml ]; then \
+	  echo "keeping existing $(DESTDIR)/etc/nodehealth/config.yaml"; \
+	else \
+	  install -D -m 0644 deploy/config.yaml $(DESTDIR)/etc/nodehealth/config.yaml; \
+	fi
 
 clean:
 	rm -rf $(BUILD)

@@ -134,7 +134,20 @@ std::optional<nh::config::Config> load(const Args& a) {
   auto cfg =
       nh::config::load_config(get(a, "config"), get(a, "config-dir"), nh::sources::source_names());
   if (!cfg) {
-    std::fprintf(stderr, "nodehealth: invalid configuration: %s\n", cfg.error().message.c_str());
+    // One problem per line, each already naming its file, line and key.
+    const std::string& msg = cfg.error().message;
+    if (msg.find('\n') == std::string::npos) {
+      std::fprintf(stderr, "nodehealth: invalid configuration: %s\n", msg.c_str());
+    } else {
+      std::fprintf(stderr, "nodehealth: invalid configuration:\n");
+      size_t start = 0;
+      while (start < msg.size()) {
+        size_t end = msg.find('\n', start);
+        if (end == std::string::npos) end = msg.size();
+        std::fprintf(stderr, "  %.*s\n", int(end - start), msg.data() + start);
+        start = end + 1;
+      }
+    }
     return std::nullopt;
   }
   if (auto v = get(a, "listen-address")) cfg->listen_address = *v;

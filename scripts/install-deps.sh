@@ -14,7 +14,7 @@ build_pkgs=(
 )
 test_pkgs=(
   catch2 prometheus curl python3 stress-ng util-linux procps iproute2 e2fsprogs
-  clang-format cppcheck
+  clang-format cppcheck systemd
 )
 
 want=("${build_pkgs[@]}")
