@@ -6,23 +6,35 @@
 
 #include <fmt/format.h>
 
+#include "agent/parse/quantity.h"
+
 namespace nodehealth::eval {
 namespace {
+
+using std::chrono::nanoseconds;
 
 // Which sources each signal is computed from, for "Unknown" when they are down.
 struct SignalSpec {
   const char* name;
   SignalUnit unit;
-  const char* condition;
+  const char* pressure;  // the kubelet's condition
+  const char* imminent;  // the agent's forecast condition
   std::array<const char*, 2> sources;
 };
-constexpr std::array<SignalSpec, 6> kSignals{{
-    {"memory.available", SignalUnit::kBytes, kMemoryPressure, {"meminfo", "cgroup_memory"}},
-    {"nodefs.available", SignalUnit::kBytes, kDiskPressure, {"filesystem", nullptr}},
-    {"nodefs.inodesFree", SignalUnit::kInodes, kDiskPressure, {"filesystem", nullptr}},
-    {"imagefs.available", SignalUnit::kBytes, kDiskPressure, {"filesystem", nullptr}},
-    {"imagefs.inodesFree", SignalUnit::kInodes, kDiskPressure, {"filesystem", nullptr}},
-    {"pid.available", SignalUnit::kPids, kPIDPressure, {"pids", nullptr}},
+constexpr std::array<SignalSpec, 7> kSignals{{
+    {"memory.available", SignalUnit::kBytes, kMemoryPressure, kMemoryEvictionImminent,
+     {"meminfo", "cgroup_memory"}},
+    {"allocatableMemory.available", SignalUnit::kBytes, kMemoryPressure, kMemoryEvictionImminent,
+     {"kubepods", nullptr}},
+    {"nodefs.available", SignalUnit::kBytes, kDiskPressure, kDiskEvictionImminent,
+     {"filesystem", nullptr}},
+    {"nodefs.inodesFree", SignalUnit::kInodes, kDiskPressure, kDiskEvictionImminent,
+     {"filesystem", nullptr}},
+    {"imagefs.available", SignalUnit::kBytes, kDiskPressure, kDiskEvictionImminent,
+     {"filesystem", nullptr}},
+    {"imagefs.inodesFree", SignalUnit::kInodes, kDiskPressure, kDiskEvictionImminent,
+     {"filesystem", nullptr}},
+    {"pid.available", SignalUnit::kPids, kPIDPressure, kPIDEvictionImminent, {"pids", nullptr}},
 }};
 
 // The kubelet's reason and message strings (facts §1).
@@ -55,14 +67,22 @@ Observed observe(const Sample& s, std::string_view signal) {
     }
     return {double(f->available_bytes), double(f->capacity_bytes)};
   };
+  // workingSet = usage - inactive_file, clamped at 0.
+  auto working_set = [](uint64_t usage, uint64_t inactive) {
+    return std::max(0.0, double(usage) - double(inactive));
+  };
   if (signal == "memory.available") {
     if (!s.meminfo || !s.root_memory) return {};
-    // workingSet = usage - inactive_file, clamped at 0; available = capacity - workingSet.
-    const double usage = double(s.root_memory->usage_bytes);
-    const double inactive = double(s.root_memory->inactive_file_bytes);
-    const double working_set = std::max(0.0, usage - inactive);
     const double capacity = double(s.meminfo->mem_total_bytes);
-    return {capacity - working_set, capacity};
+    return {capacity - working_set(s.root_memory->usage_bytes, s.root_memory->inactive_file_bytes),
+            capacity};
+  }
+  if (signal == "allocatableMemory.available") {
+    // The kubepods cgroup's limit is the node allocatable the kubelet enforces.
+    if (!s.kubepods || !s.kubepods->limit_bytes) return {};
+    const double capacity = double(*s.kubepods->limit_bytes);
+    return {capacity - working_set(s.kubepods->usage_bytes, s.kubepods->inactive_file_bytes),
+            capacity};
   }
   if (signal == "nodefs.available") return fs(s.nodefs, false);
   if (signal == "nodefs.inodesFree") return fs(s.nodefs, true);
@@ -76,7 +96,16 @@ Observed observe(const Sample& s, std::string_view signal) {
   return {};
 }
 
-// Why a signal has no data: the first of its sources that is not up.
+// A threshold or minimum reclaim in the signal's unit: the kubelet truncates
+// capacity * percentage to a whole quantity.
+std::optional<double> resolve(const parse::ThresholdValue& v, const std::optional<double>& cap) {
+  if (!v.is_percentage) return v.quantity;
+  if (!cap) return std::nullopt;
+  return std::trunc(*cap * v.percentage);
+}
+
+// Why a signal has no data: the first of its sources that is not up ("" when
+// they are all up, i.e. the signal does not apply here).
 std::string missing_reason(const Sample& s, const SignalSpec& spec) {
   for (const char* src : spec.sources) {
     if (!src) continue;
@@ -101,6 +130,173 @@ Condition next_condition(const EvalState& prev, std::string type, ConditionStatu
     c.last_transition = it->second.last_transition;
   }
   return c;
+}
+
+bool was_true(const EvalState& prev, std::string_view type) {
+  auto it = prev.conditions.find(type);
+  return it != prev.conditions.end() && it->second.status == ConditionStatus::kTrue;
+}
+
+// Rules 1, 2, 3 and 5 for one threshold of one signal.
+ThresholdStatus threshold_status(const std::string& kind, const SignalSpec& spec,
+                                 const Threshold& t, const Observed& o, const EvalState& prev,
+                                 EvalState& next, TimePoint now) {
+  ThresholdStatus st;
+  st.kind = kind;
+  st.configured = t.text;
+  st.grace_period = t.grace_period;
+  st.value = resolve(t.value, o.capacity);
+  if (t.min_reclaim) st.min_reclaim = resolve(*t.min_reclaim, o.capacity);
+  if (!st.value || !o.available) return st;  // no observation: not met (as the kubelet)
+  const std::string key = kind + "/" + spec.name;
+  const bool met_now = *st.value > *o.available;
+  const bool not_resolved = prev.eviction_thresholds.contains(key) &&
+                            *st.value + st.min_reclaim.value_or(0) > *o.available;
+  st.met = met_now || not_resolved;
+  if (!st.met) return st;
+  auto first = prev.first_observed.find(key);
+  st.first_observed = first != prev.first_observed.end() ? first->second : now;
+  next.first_observed[key] = *st.first_observed;
+  st.grace_period_met = now - *st.first_observed >= t.grace_period;
+  if (st.grace_period_met) next.eviction_thresholds.insert(key);
+  return st;
+}
+
+Condition pressure_condition(const PressureText& text, const Sample& sample,
+                             const std::vector<SignalValue>& signals, const EvalState& prev,
+                             EvalState& next, const EvalConfig& cfg, TimePoint now) {
+  bool met = false;
+  std::string missing;
+  for (size_t i = 0; i < kSignals.size(); ++i) {
+    const SignalSpec& spec = kSignals[i];
+    const SignalValue& v = signals[i];
+    if (std::string_view(spec.pressure) != text.type || v.thresholds.empty()) continue;
+    met = met || v.any_met();
+    if (!v.available && missing.empty()) {
+      const std::string why = missing_reason(sample, spec);
+      if (!why.empty()) missing = fmt::format("no data for {}: {}", spec.name, why);
+    }
+  }
+  if (met) next.pressure_last_observed[text.type] = now;
+  // The kubelet's anti-flap rule: a pressure condition stays True until none
+  // of its thresholds has been met for the transition period.
+  bool within_transition = false;
+  if (auto it = next.pressure_last_observed.find(text.type);
+      it != next.pressure_last_observed.end()) {
+    within_transition = now - it->second < cfg.pressure_transition_period;
+  }
+  if (met || within_transition)
+    return next_condition(prev, text.type, ConditionStatus::kTrue, text.true_reason,
+                          text.true_message, now);
+  if (!missing.empty())
+    return next_condition(prev, text.type, ConditionStatus::kUnknown, "SignalUnavailable",
+                          missing, now);
+  return next_condition(prev, text.type, ConditionStatus::kFalse, text.false_reason,
+                        text.false_message, now);
+}
+
+std::string format_amount(double v, SignalUnit unit) {
+  if (unit != SignalUnit::kBytes) return fmt::format("{:.0f}", v);
+  static constexpr const char* kUnits[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi"};
+  double a = std::fabs(v);
+  size_t u = 0;
+  while (a >= 1024 && u + 1 < std::size(kUnits)) a /= 1024, ++u;
+  return fmt::format("{}{:.1f}{}", v < 0 ? "-" : "", a, kUnits[u]);
+}
+
+// The agent's forecast conditions: a signal of the group is forecast to cross
+// its threshold within the horizon.
+Condition imminent_condition(const char* type, const Sample& sample,
+                             const std::vector<SignalValue>& signals, const EvalState& prev,
+                             const EvalConfig& cfg, TimePoint now) {
+  const bool was = was_true(prev, type);
+  const nanoseconds limit = was ? cfg.forecast_horizon * 3 / 2 : cfg.forecast_horizon;
+  const SignalValue* soonest = nullptr;
+  bool any_data = false;
+  std::string missing;
+  for (size_t i = 0; i < kSignals.size(); ++i) {
+    if (std::string_view(kSignals[i].imminent) != type) continue;
+    const SignalValue& v = signals[i];
+    if (v.thresholds.empty()) continue;
+    if (v.available) {
+      any_data = true;
+    } else if (missing.empty()) {
+      const std::string why = missing_reason(sample, kSignals[i]);
+      if (!why.empty()) missing = fmt::format("no data for {}: {}", v.name, why);
+    }
+    if (v.until_threshold && *v.until_threshold <= limit &&
+        (!soonest || *v.until_threshold < *soonest->until_threshold))
+      soonest = &v;
+  }
+  if (soonest) {
+    const ThresholdStatus& t = soonest->thresholds.front();
+    return next_condition(
+        prev, type, ConditionStatus::kTrue, "EvictionThresholdForecast",
+        fmt::format("{} is forecast to fall below its {} threshold {} in {} (trend {}/s)",
+                    soonest->name, t.kind, t.configured,
+                    parse::format_duration(
+                        std::chrono::duration_cast<std::chrono::seconds>(*soonest->until_threshold)),
+                    format_amount(soonest->trend_per_second.value_or(0), soonest->unit)),
+        now);
+  }
+  if (!any_data && !missing.empty())
+    return next_condition(prev, type, ConditionStatus::kUnknown, "SignalUnavailable", missing,
+                          now);
+  return next_condition(prev, type, ConditionStatus::kFalse, "NoEvictionThresholdForecast",
+                        fmt::format("no eviction signal is forecast to reach its threshold "
+                                    "within {}",
+                                    parse::format_duration(cfg.forecast_horizon)),
+                        now);
+}
+
+// KEP-5394's rule on PSI `some`: set when avg60 and avg10 are both at or above
+// the threshold, clear when avg60 falls below it, otherwise keep the status.
+Condition contention_condition(const char* type, const char* what,
+                               const std::optional<parse::Psi>& psi, double threshold,
+                               const std::string& no_data, const EvalState& prev,
+                               TimePoint now) {
+  if (!psi)
+    return next_condition(prev, type, ConditionStatus::kUnknown, "PressureStallUnavailable",
+                          no_data, now);
+  const parse::PsiLine& some = psi->some;
+  const bool set = some.avg60 >= threshold && some.avg10 >= threshold;
+  const bool clear = some.avg60 < threshold;
+  if (set || (was_true(prev, type) && !clear)) {
+    return next_condition(prev, type, ConditionStatus::kTrue,
+                          fmt::format("{}StallsHigh", what),
+                          fmt::format("{} pressure stall (PSI some) avg10={:.2f}% avg60={:.2f}%, "
+                                      "threshold {:g}%",
+                                      what, some.avg10, some.avg60, threshold),
+                          now);
+  }
+  return next_condition(
+      prev, type, ConditionStatus::kFalse, fmt::format("{}StallsLow", what),
+      fmt::format("{} pressure stall (PSI some) avg60={:.2f}% is below {:g}%", what, some.avg60,
+                  threshold),
+      now);
+}
+
+void contention_conditions(const Sample& s, const EvalState& prev, const EvalConfig& cfg,
+                           TimePoint now, std::vector<Condition>& out) {
+  const SourceStatus* psi_src = s.source("psi");
+  const std::string node_no_data =
+      !psi_src ? std::string("no data: source psi is disabled")
+      : !psi_src->up
+          ? fmt::format("no data: source psi is down: {}", psi_src->error)
+          : std::string("this kernel reports no pressure stall information (PSI)");
+  out.push_back(contention_condition(kMemoryContention, "Memory", s.psi.memory,
+                                     cfg.memory_contention_percent, node_no_data, prev, now));
+  out.push_back(contention_condition(kDiskContention, "IO", s.psi.io, cfg.io_contention_percent,
+                                     node_no_data, prev, now));
+  // Pod-level contention exists only where there are pods and cgroup v2 pressure files.
+  if (!s.kubepods) return;
+  const std::string pods_no_data =
+      fmt::format("the {} cgroup has no pressure files (cgroup v1)", s.kubepods->name);
+  out.push_back(contention_condition(kKubepodsMemoryContention, "Memory",
+                                     s.kubepods->memory_pressure, cfg.memory_contention_percent,
+                                     pods_no_data, prev, now));
+  out.push_back(contention_condition(kKubepodsDiskContention, "IO", s.kubepods->io_pressure,
+                                     cfg.io_contention_percent, pods_no_data, prev, now));
 }
 
 Condition network_condition(const Sample& s, const EvalState& prev, TimePoint now) {
@@ -129,9 +325,16 @@ Condition network_condition(const Sample& s, const EvalState& prev, TimePoint no
 
 }  // namespace
 
-std::vector<SignalValue> compute_signals(const Sample& sample, const EvalConfig& cfg) {
-  std::vector<SignalValue> out;
-  out.reserve(kSignals.size());
+Evaluation evaluate(const Sample& sample, const EvalState& previous, const EvalConfig& cfg,
+                    TimePoint now) {
+  Evaluation ev;
+  EvalState& next = ev.state;
+  next.pressure_last_observed = previous.pressure_last_observed;
+  next.history = previous.history;
+  ev.status.evaluated_at = now;
+
+  auto& signals = ev.status.signals;
+  signals.reserve(kSignals.size());
   for (const auto& spec : kSignals) {
     SignalValue v;
     v.name = spec.name;
@@ -139,65 +342,32 @@ std::vector<SignalValue> compute_signals(const Sample& sample, const EvalConfig&
     const Observed o = observe(sample, spec.name);
     v.available = o.available;
     v.capacity = o.capacity;
-    if (auto it = cfg.hard.find(spec.name); it != cfg.hard.end()) {
-      v.hard_threshold_text = it->second.text;
-      const auto& t = it->second.value;
-      if (!t.is_percentage) {
-        v.hard_threshold = t.quantity;
-      } else if (o.capacity) {
-        // The kubelet truncates capacity * percentage to an integer quantity.
-        v.hard_threshold = std::trunc(*o.capacity * t.percentage);
-      }
-      v.met = v.available && v.hard_threshold && *v.hard_threshold > *v.available;
+    for (const auto& [kind, table] :
+         {std::pair{"hard", &cfg.hard}, std::pair{"soft", &cfg.soft}}) {
+      if (auto it = table->find(spec.name); it != table->end())
+        v.thresholds.push_back(threshold_status(kind, spec, it->second, o, previous, next, now));
     }
-    out.push_back(std::move(v));
-  }
-  return out;
-}
-
-Evaluation evaluate(const Sample& sample, const EvalState& previous, const EvalConfig& cfg,
-                    TimePoint now) {
-  Evaluation ev;
-  ev.status.evaluated_at = now;
-  ev.status.signals = compute_signals(sample, cfg);
-  ev.state.pressure_last_observed = previous.pressure_last_observed;
-
-  for (const auto& text : kPressure) {
-    bool met = false;
-    std::string missing;
-    for (size_t i = 0; i < kSignals.size(); ++i) {
-      const SignalSpec& spec = kSignals[i];
-      const SignalValue& v = ev.status.signals[i];
-      if (std::string_view(spec.condition) != text.type || v.hard_threshold_text.empty()) continue;
-      met = met || v.met;
-      if (!v.available && missing.empty()) {
-        const std::string why = missing_reason(sample, spec);
-        if (!why.empty()) missing = fmt::format("no data for {}: {}", spec.name, why);
+    if (v.available) {
+      auto [hist, inserted] = next.history.try_emplace(spec.name, cfg.forecast);
+      hist->second.add(now, *v.available);
+      if (!v.thresholds.empty() && v.thresholds.front().value) {
+        const Forecast f = forecast(hist->second, *v.thresholds.front().value, now);
+        v.trend_per_second = f.slope_per_second;
+        v.until_threshold = f.until_threshold;
       }
     }
-    if (met) ev.state.pressure_last_observed[text.type] = now;
-    // The kubelet's anti-flap rule: a pressure condition stays True until none
-    // of its thresholds has been met for the transition period.
-    bool within_transition = false;
-    if (auto it = ev.state.pressure_last_observed.find(text.type);
-        it != ev.state.pressure_last_observed.end()) {
-      within_transition = now - it->second < cfg.pressure_transition_period;
-    }
-    Condition c;
-    if (met || within_transition) {
-      c = next_condition(previous, text.type, ConditionStatus::kTrue, text.true_reason,
-                         text.true_message, now);
-    } else if (!missing.empty()) {
-      c = next_condition(previous, text.type, ConditionStatus::kUnknown, "SignalUnavailable",
-                         missing, now);
-    } else {
-      c = next_condition(previous, text.type, ConditionStatus::kFalse, text.false_reason,
-                         text.false_message, now);
-    }
-    ev.status.conditions.push_back(c);
+    signals.push_back(std::move(v));
   }
+
+  for (const auto& text : kPressure)
+    ev.status.conditions.push_back(
+        pressure_condition(text, sample, signals, previous, next, cfg, now));
   ev.status.conditions.push_back(network_condition(sample, previous, now));
-  for (const auto& c : ev.status.conditions) ev.state.conditions[c.type] = c;
+  contention_conditions(sample, previous, cfg, now, ev.status.conditions);
+  for (const char* type : {kMemoryEvictionImminent, kDiskEvictionImminent, kPIDEvictionImminent})
+    ev.status.conditions.push_back(imminent_condition(type, sample, signals, previous, cfg, now));
+
+  for (const auto& c : ev.status.conditions) next.conditions[c.type] = c;
   return ev;
 }
 

@@ -51,23 +51,41 @@ void signals(Families& fams, const NodeStatus& st) {
                             "Available amount of an eviction signal, in the signal's unit "
                             "(bytes, inodes or PIDs), computed as the kubelet computes it.",
                             MetricType::Gauge);
-  auto& cap =
-      fams.family("nodehealth_signal_capacity",
-                  "Capacity behind an eviction signal, in the signal's unit.", MetricType::Gauge);
+  auto& cap = fams.family("nodehealth_signal_capacity",
+                          "Capacity behind an eviction signal, in the signal's unit.",
+                          MetricType::Gauge);
   auto& thr = fams.family("nodehealth_signal_threshold",
-                          "Eviction threshold of a signal resolved to the signal's unit; the "
-                          "kubelet evicts when available falls below it.",
+                          "Eviction threshold of a signal (type hard or soft) resolved to the "
+                          "signal's unit; the kubelet evicts when available falls below it.",
                           MetricType::Gauge);
   auto& met = fams.family("nodehealth_signal_threshold_met",
-                          "1 when the signal's available amount is below its threshold.",
+                          "1 while the threshold is met (available below it, or not yet above "
+                          "it by the minimum reclaim).",
                           MetricType::Gauge);
+  auto& grace = fams.family("nodehealth_signal_threshold_grace_period_met",
+                            "1 when the threshold has been met for its grace period: the kubelet "
+                            "would be evicting pods for it.",
+                            MetricType::Gauge);
+  auto& until = fams.family("nodehealth_signal_seconds_until_threshold",
+                            "Forecast time until the signal falls below its hard threshold, from "
+                            "its robust trend; absent when it is not falling or history is short.",
+                            MetricType::Gauge);
+  auto& trend = fams.family("nodehealth_signal_trend_per_second",
+                            "Robust trend of the signal (Theil-Sen slope over the forecast "
+                            "window), in the signal's unit per second.",
+                            MetricType::Gauge);
   for (const auto& s : st.signals) {
     if (s.available) add(avail, {{"signal", s.name}}, *s.available);
     if (s.capacity) add(cap, {{"signal", s.name}}, *s.capacity);
-    if (s.hard_threshold) {
-      add(thr, {{"signal", s.name}, {"type", "hard"}}, *s.hard_threshold);
-      add(met, {{"signal", s.name}, {"type", "hard"}}, s.met ? 1 : 0);
+    for (const auto& t : s.thresholds) {
+      if (!t.value) continue;
+      add(thr, {{"signal", s.name}, {"type", t.kind}}, *t.value);
+      add(met, {{"signal", s.name}, {"type", t.kind}}, t.met ? 1 : 0);
+      add(grace, {{"signal", s.name}, {"type", t.kind}}, t.grace_period_met ? 1 : 0);
     }
+    if (s.until_threshold)
+      add(until, {{"signal", s.name}}, std::chrono::duration<double>(*s.until_threshold).count());
+    if (s.trend_per_second) add(trend, {{"signal", s.name}}, *s.trend_per_second);
   }
 }
 
@@ -87,26 +105,33 @@ void conditions(Families& fams, const NodeStatus& st) {
   }
 }
 
-void psi(Families& fams, const PsiSample& psi) {
-  auto& total =
-      fams.family("nodehealth_psi_stall_seconds_total",
-                  "Time tasks stalled on a resource (PSI total), node level.", MetricType::Counter);
+void psi(Families& fams, const Sample& s) {
+  auto& total = fams.family("nodehealth_psi_stall_seconds_total",
+                            "Time tasks stalled on a resource (PSI total); scope node is "
+                            "/proc/pressure, scope kubepods the pods' cgroup.",
+                            MetricType::Counter);
   auto& ratio = fams.family("nodehealth_psi_stall_ratio",
                             "Share of wall time tasks stalled on a resource (PSI average over "
-                            "the window), 0..1, node level.",
+                            "the window), 0..1.",
                             MetricType::Gauge);
-  const std::pair<const char*, const std::optional<parse::Psi>*> resources[] = {
-      {"cpu", &psi.cpu}, {"memory", &psi.memory}, {"io", &psi.io}};
-  for (const auto& [res, p] : resources) {
-    if (!*p) continue;
+  auto emit_psi = [&](const char* scope, const char* res, const std::optional<parse::Psi>& p) {
+    if (!p) return;
     auto emit = [&](const char* kind, const parse::PsiLine& l) {
-      add(total, {{"resource", res}, {"kind", kind}}, double(l.total_us) / 1e6);
-      add(ratio, {{"resource", res}, {"kind", kind}, {"window", "10s"}}, l.avg10 / 100);
-      add(ratio, {{"resource", res}, {"kind", kind}, {"window", "60s"}}, l.avg60 / 100);
-      add(ratio, {{"resource", res}, {"kind", kind}, {"window", "300s"}}, l.avg300 / 100);
+      add(total, {{"scope", scope}, {"resource", res}, {"kind", kind}}, double(l.total_us) / 1e6);
+      for (const auto& [window, avg] : {std::pair{"10s", l.avg10}, std::pair{"60s", l.avg60},
+                                        std::pair{"300s", l.avg300}})
+        add(ratio, {{"scope", scope}, {"resource", res}, {"kind", kind}, {"window", window}},
+            avg / 100);
     };
-    emit("some", (*p)->some);
-    if ((*p)->full) emit("full", *(*p)->full);
+    emit("some", p->some);
+    if (p->full) emit("full", *p->full);
+  };
+  emit_psi("node", "cpu", s.psi.cpu);
+  emit_psi("node", "memory", s.psi.memory);
+  emit_psi("node", "io", s.psi.io);
+  if (s.kubepods) {
+    emit_psi("kubepods", "memory", s.kubepods->memory_pressure);
+    emit_psi("kubepods", "io", s.kubepods->io_pressure);
   }
 }
 
@@ -163,7 +188,7 @@ std::vector<MetricFamily> render_metrics(const Snapshot* snap, const BuildInfo& 
   if (snap) {
     signals(fams, snap->status);
     conditions(fams, snap->status);
-    psi(fams, snap->sample.psi);
+    psi(fams, snap->sample);
     sources(fams, snap->sample);
     filesystems(fams, snap->sample);
     network(fams, snap->sample);

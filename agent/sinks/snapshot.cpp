@@ -1,9 +1,12 @@
 #include "agent/sinks/snapshot.h"
 
+#include "agent/parse/quantity.h"
+
 #include <cmath>
 #include <ctime>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 namespace nodehealth::sinks {
@@ -98,17 +101,27 @@ nlohmann::ordered_json status_json(const Snapshot& snap) {
   json signals = json::array();
   for (const auto& s : snap.status.signals) {
     json thresholds = json::array();
-    if (!s.hard_threshold_text.empty()) {
-      thresholds.push_back({{"type", "hard"},
-                            {"value", optional_number(s.hard_threshold)},
-                            {"configured", s.hard_threshold_text},
-                            {"met", s.met}});
+    for (const auto& t : s.thresholds) {
+      json th = {{"type", t.kind},
+                 {"value", optional_number(t.value)},
+                 {"configured", t.configured},
+                 {"met", t.met}};
+      if (t.min_reclaim) th["minimumReclaim"] = *t.min_reclaim;
+      if (t.kind == "soft")
+        th["gracePeriod"] = parse::format_duration(t.grace_period);
+      if (t.first_observed) th["firstObserved"] = format_rfc3339(*t.first_observed);
+      th["gracePeriodMet"] = t.grace_period_met;
+      thresholds.push_back(std::move(th));
     }
-    signals.push_back({{"signal", s.name},
-                       {"unit", to_string(s.unit)},
-                       {"available", optional_number(s.available)},
-                       {"capacity", optional_number(s.capacity)},
-                       {"thresholds", std::move(thresholds)}});
+    json sig = {{"signal", s.name},
+                {"unit", to_string(s.unit)},
+                {"available", optional_number(s.available)},
+                {"capacity", optional_number(s.capacity)},
+                {"thresholds", std::move(thresholds)}};
+    if (s.trend_per_second) sig["trendPerSecond"] = *s.trend_per_second;
+    if (s.until_threshold)
+      sig["secondsUntilThreshold"] = std::chrono::duration<double>(*s.until_threshold).count();
+    signals.push_back(std::move(sig));
   }
   doc["signals"] = std::move(signals);
   json sources = json::array();
@@ -148,17 +161,26 @@ std::string status_table(const Snapshot& snap) {
                     kubectl_time(c.last_transition), c.reason, c.message});
   }
   std::vector<std::vector<std::string>> sig{
-      {"Signal", "Available", "Threshold", "Capacity", "Met"},
-      {"------", "---------", "---------", "--------", "---"}};
+      {"Signal", "Available", "Thresholds", "Capacity", "Forecast", "Met"},
+      {"------", "---------", "----------", "--------", "--------", "---"}};
   for (const auto& s : snap.status.signals) {
-    std::string threshold = "<none>";
-    if (!s.hard_threshold_text.empty()) {
-      threshold = format_value(s.hard_threshold, s.unit);
-      if (s.hard_threshold_text.ends_with('%')) threshold += " (" + s.hard_threshold_text + ")";
-      threshold += " hard";
+    std::vector<std::string> shown, met;
+    for (const auto& t : s.thresholds) {
+      std::string text = format_value(t.value, s.unit);
+      if (t.configured.ends_with('%')) text += " (" + t.configured + ")";
+      text += " " + t.kind;
+      if (t.kind == "soft") text += " " + parse::format_duration(t.grace_period);
+      shown.push_back(std::move(text));
+      if (t.met) met.push_back(t.kind + (t.grace_period_met ? "" : " (in grace period)"));
     }
-    sig.push_back({s.name, format_value(s.available, s.unit), threshold,
-                   format_value(s.capacity, s.unit), s.met ? "yes" : "no"});
+    std::string forecast = "-";
+    if (s.until_threshold)
+      forecast = parse::format_duration(
+          std::chrono::duration_cast<std::chrono::seconds>(*s.until_threshold));
+    sig.push_back({s.name, format_value(s.available, s.unit),
+                   shown.empty() ? "<none>" : fmt::format("{}", fmt::join(shown, ", ")),
+                   format_value(s.capacity, s.unit), forecast,
+                   met.empty() ? "no" : fmt::format("{}", fmt::join(met, ", "))});
   }
   std::vector<std::vector<std::string>> src{{"Source", "Up", "Duration", "Error"},
                                             {"------", "--", "--------", "-----"}};

@@ -27,6 +27,10 @@ std::unique_ptr<Source> make_psi_source(const HostPaths& paths);
 // The root cgroup's memory accounting, v1 or v2 (found through mountinfo).
 std::unique_ptr<Source> make_cgroup_memory_source(const HostPaths& paths);
 
+// The kubepods cgroup (kubepods.slice or kubepods, or `cgroup_name` when given):
+// memory limit, working set and pressure -> Sample::kubepods. Absent: no data.
+std::unique_ptr<Source> make_kubepods_source(const HostPaths& paths, std::string cgroup_name);
+
 // What statfs reports, in the units the filesystem source needs.
 struct StatfsResult {
   uint64_t capacity_bytes = 0, available_bytes = 0, inodes_total = 0, inodes_free = 0;

@@ -1,7 +1,9 @@
 // Node conditions as Kubernetes shows them, and the evaluated status of the node.
 #pragma once
 
+#include <chrono>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -24,15 +26,40 @@ struct Condition {
 enum class SignalUnit { kBytes, kInodes, kPids };
 const char* to_string(SignalUnit u);  // "bytes" | "inodes" | "pids"
 
-// One eviction signal: what is available, of how much, against which threshold.
+// One threshold of a signal, as the kubelet's eviction manager sees it.
+struct ThresholdStatus {
+  std::string kind;                    // "hard" | "soft"
+  std::string configured;              // as configured ("100Mi", "10%")
+  std::optional<double> value;         // resolved to the signal's unit (absent without capacity)
+  std::optional<double> min_reclaim;   // resolved evictionMinimumReclaim, if any
+  std::chrono::nanoseconds grace_period{0};  // soft only
+  bool met = false;        // available < value now, or still short of value + min_reclaim
+  std::optional<TimePoint> first_observed;   // since when it has been met
+  bool grace_period_met = false;  // met for at least its grace period: the kubelet would evict
+};
+
+// One eviction signal: what is available, of how much, against which thresholds.
 struct SignalValue {
   std::string name;  // "memory.available", ...
   SignalUnit unit = SignalUnit::kBytes;
   std::optional<double> available;  // absent when the source behind it is down
   std::optional<double> capacity;
-  std::optional<double> hard_threshold;  // resolved to the signal's unit
-  std::string hard_threshold_text;       // as configured ("100Mi", "10%")
-  bool met = false;                      // the hard threshold is met (available < threshold)
+  std::vector<ThresholdStatus> thresholds;  // hard first, then soft
+  // The trend and the forecast time until `available` crosses the hard threshold (the soft
+  // one when there is no hard one); absent while history is short or the signal is not falling.
+  std::optional<double> trend_per_second;
+  std::optional<std::chrono::nanoseconds> until_threshold;
+
+  const ThresholdStatus* threshold(std::string_view kind) const {
+    for (const auto& t : thresholds)
+      if (t.kind == kind) return &t;
+    return nullptr;
+  }
+  bool any_met() const {
+    for (const auto& t : thresholds)
+      if (t.met) return true;
+    return false;
+  }
 };
 
 struct NodeStatus {

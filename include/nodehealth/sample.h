@@ -32,6 +32,16 @@ struct CgroupMemory {
   uint64_t inactive_file_bytes = 0;  // v1 total_inactive_file; v2 inactive_file
 };
 
+// The cgroup all pods live in (kubepods.slice with the systemd driver, kubepods
+// with cgroupfs), for allocatableMemory.available and pod-level PSI.
+struct KubepodsCgroup {
+  std::string name;                    // e.g. "kubepods.slice"
+  std::optional<uint64_t> limit_bytes; // v1 memory.limit_in_bytes / v2 memory.max; none: unlimited
+  uint64_t usage_bytes = 0;            // v1 memory.usage_in_bytes / v2 memory.current
+  uint64_t inactive_file_bytes = 0;    // v1 total_inactive_file / v2 inactive_file
+  std::optional<parse::Psi> memory_pressure, io_pressure;  // v2 pressure files when present
+};
+
 // statfs of a filesystem the kubelet watches.
 struct FsUsage {
   std::string role;              // "nodefs" or "imagefs"
@@ -66,6 +76,7 @@ struct Sample {
   std::optional<PidLimits> pids;
   PsiSample psi;
   std::optional<CgroupMemory> root_memory;
+  std::optional<KubepodsCgroup> kubepods;  // absent: no kubepods cgroup (a plain host)
   std::optional<FsUsage> nodefs;
   std::optional<FsUsage> imagefs;
   std::optional<NetworkState> network;

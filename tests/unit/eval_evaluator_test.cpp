@@ -57,7 +57,8 @@ Sample healthy(TimePoint t) {
   s.nodefs = fs("nodefs", 100 * kGi, 50 * kGi, 1000000, 900000);
   s.imagefs = fs("imagefs", 100 * kGi, 50 * kGi, 1000000, 900000);
   s.network = NetworkState{true, "eth0", "up", true};
-  for (const char* name : {"meminfo", "cgroup_memory", "pids", "psi", "filesystem", "network"})
+  for (const char* name :
+       {"meminfo", "cgroup_memory", "kubepods", "pids", "psi", "filesystem", "network"})
     s.sources.push_back(SourceStatus{name, true, 0.001, ""});
   return s;
 }
@@ -85,8 +86,9 @@ TEST_CASE("facts §1 memory.available = MemTotal - (usage - inactive_file)", "[e
   REQUIRE(m.available);
   CHECK(*m.available == double(8 * kGi - (3 * kGi - kGi)));
   CHECK(*m.capacity == double(8 * kGi));
-  CHECK(*m.hard_threshold == double(100 * kMi));
-  CHECK_FALSE(m.met);
+  REQUIRE(m.threshold("hard"));
+  CHECK(*m.threshold("hard")->value == double(100 * kMi));
+  CHECK_FALSE(m.threshold("hard")->met);
 }
 
 TEST_CASE("facts §1 working set is clamped at zero when inactive_file exceeds usage", "[eval]") {
@@ -105,7 +107,7 @@ TEST_CASE("facts §1 pid.available = min(pid_max, threads-max) - tasks", "[eval]
   auto ev = eval::evaluate(s, {}, cfg, clock.now());
   CHECK(*signal(ev, "pid.available").available == 32768.0 - 300);
   CHECK(*signal(ev, "pid.available").capacity == 32768.0);
-  CHECK_FALSE(signal(ev, "pid.available").hard_threshold);  // no default pid threshold
+  CHECK_FALSE(signal(ev, "pid.available").threshold("hard"));  // no default pid threshold
   s.pids->threads_max = 1000;
   ev = eval::evaluate(s, {}, cfg, clock.now());
   CHECK(*signal(ev, "pid.available").available == 700.0);
@@ -117,11 +119,11 @@ TEST_CASE("facts §1 percentage thresholds resolve against capacity, truncated",
   s.nodefs->capacity_bytes = 1001;
   s.nodefs->available_bytes = 100;
   auto ev = eval::evaluate(s, {}, kubelet_defaults(), clock.now());
-  CHECK(*signal(ev, "nodefs.available").hard_threshold == 100.0);  // trunc(100.1)
-  CHECK_FALSE(signal(ev, "nodefs.available").met);                 // 100 < 100 is false
+  CHECK(*signal(ev, "nodefs.available").threshold("hard")->value == 100.0);  // trunc(100.1)
+  CHECK_FALSE(signal(ev, "nodefs.available").threshold("hard")->met);                // 100 < 100 is false
   s.nodefs->available_bytes = 99;
   ev = eval::evaluate(s, {}, kubelet_defaults(), clock.now());
-  CHECK(signal(ev, "nodefs.available").met);
+  CHECK(signal(ev, "nodefs.available").threshold("hard")->met);
 }
 
 TEST_CASE("facts §1 hard threshold met sets the kubelet's reason and message", "[eval]") {
@@ -302,4 +304,244 @@ TEST_CASE("network condition: default route, interface state and carrier", "[eva
       src = SourceStatus{"network", false, 0, "open /proc/net/route: EACCES"};
   ev = eval::evaluate(s, ev.state, kubelet_defaults(), clock.now());
   CHECK(cond(ev, "DefaultRouteUnavailable").status == ConditionStatus::kUnknown);
+}
+
+// ---- The kubelet's soft thresholds, grace periods and minimum reclaim -------------------
+
+TEST_CASE("facts §1 a soft threshold sets the condition at once; its grace period only gates "
+          "eviction",
+          "[eval]") {
+  FakeClock clock;
+  auto cfg = kubelet_defaults();
+  eval::Threshold soft = quantity(2 * kGi, "2Gi");
+  soft.grace_period = 90s;
+  cfg.soft["memory.available"] = soft;
+  Sample s = healthy(clock.now());
+  s.root_memory->usage_bytes = 8 * kGi;  // available 1Gi: soft met, hard not
+  auto ev = eval::evaluate(s, {}, cfg, clock.now());
+  CHECK(cond(ev, "MemoryPressure").status == ConditionStatus::kTrue);
+  const auto* t = signal(ev, "memory.available").threshold("soft");
+  REQUIRE(t);
+  CHECK(t->met);
+  CHECK_FALSE(t->grace_period_met);
+  CHECK(*t->first_observed == clock.now());
+
+  clock.advance(89s);
+  ev = eval::evaluate(s, ev.state, cfg, clock.now());
+  CHECK_FALSE(signal(ev, "memory.available").threshold("soft")->grace_period_met);
+  clock.advance(1s);
+  ev = eval::evaluate(s, ev.state, cfg, clock.now());
+  CHECK(signal(ev, "memory.available").threshold("soft")->grace_period_met);
+  CHECK(ev.state.eviction_thresholds.contains("soft/memory.available"));
+}
+
+TEST_CASE("facts §1 a soft threshold that clears before its grace period restarts the clock",
+          "[eval]") {
+  FakeClock clock;
+  auto cfg = kubelet_defaults();
+  eval::Threshold soft = quantity(2 * kGi, "2Gi");
+  soft.grace_period = 60s;
+  cfg.soft["memory.available"] = soft;
+  Sample bad = healthy(clock.now());
+  bad.root_memory->usage_bytes = 8 * kGi;
+  auto ev = eval::evaluate(bad, {}, cfg, clock.now());
+  clock.advance(30s);
+  ev = eval::evaluate(healthy(clock.now()), ev.state, cfg, clock.now());
+  CHECK_FALSE(ev.state.first_observed.contains("soft/memory.available"));
+  clock.advance(30s);
+  ev = eval::evaluate(bad, ev.state, cfg, clock.now());
+  CHECK(*signal(ev, "memory.available").threshold("soft")->first_observed == clock.now());
+  CHECK_FALSE(signal(ev, "memory.available").threshold("soft")->grace_period_met);
+}
+
+TEST_CASE("facts §1 minimum reclaim: a threshold that drove eviction stays met until available "
+          "exceeds threshold + minReclaim",
+          "[eval]") {
+  FakeClock clock;
+  auto cfg = kubelet_defaults();
+  cfg.pressure_transition_period = 0s;  // isolate the minimum-reclaim rule
+  cfg.hard["memory.available"].min_reclaim = parse::ThresholdValue{false, double(500 * kMi), 0};
+  Sample s = healthy(clock.now());
+  s.root_memory->usage_bytes = 9 * kGi - 50 * kMi;  // available 50Mi < 100Mi
+  auto ev = eval::evaluate(s, {}, cfg, clock.now());
+  REQUIRE(signal(ev, "memory.available").threshold("hard")->met);
+
+  clock.advance(10s);
+  s.root_memory->usage_bytes = 9 * kGi - 300 * kMi;  // 300Mi: above 100Mi, below 600Mi
+  ev = eval::evaluate(s, ev.state, cfg, clock.now());
+  CHECK(signal(ev, "memory.available").threshold("hard")->met);
+  CHECK(cond(ev, "MemoryPressure").status == ConditionStatus::kTrue);
+
+  clock.advance(10s);
+  s.root_memory->usage_bytes = 9 * kGi - 600 * kMi;  // exactly 600Mi: resolved
+  ev = eval::evaluate(s, ev.state, cfg, clock.now());
+  CHECK_FALSE(signal(ev, "memory.available").threshold("hard")->met);
+  CHECK(cond(ev, "MemoryPressure").status == ConditionStatus::kFalse);
+}
+
+TEST_CASE("facts §1 minimum reclaim applies only to thresholds whose grace period was met",
+          "[eval]") {
+  FakeClock clock;
+  auto cfg = kubelet_defaults();
+  cfg.pressure_transition_period = 0s;
+  eval::Threshold soft = quantity(2 * kGi, "2Gi");
+  soft.grace_period = 5min;
+  soft.min_reclaim = parse::ThresholdValue{false, double(kGi), 0};
+  cfg.soft["memory.available"] = soft;
+  Sample s = healthy(clock.now());
+  s.root_memory->usage_bytes = 8 * kGi;  // available 1Gi: soft met, in grace period
+  auto ev = eval::evaluate(s, {}, cfg, clock.now());
+  clock.advance(10s);
+  s.root_memory->usage_bytes = 7 * kGi - 512 * kMi;  // 2.5Gi: above 2Gi, below 3Gi
+  ev = eval::evaluate(s, ev.state, cfg, clock.now());
+  CHECK_FALSE(signal(ev, "memory.available").threshold("soft")->met);
+}
+
+TEST_CASE("facts §1 minimum reclaim as a percentage resolves against capacity", "[eval]") {
+  FakeClock clock;
+  auto cfg = kubelet_defaults();
+  cfg.pressure_transition_period = 0s;
+  cfg.hard["nodefs.available"].min_reclaim = parse::ThresholdValue{true, 0, 0.05};
+  Sample s = healthy(clock.now());
+  s.nodefs->available_bytes = 5 * kGi;  // < 10Gi
+  auto ev = eval::evaluate(s, {}, cfg, clock.now());
+  CHECK(*signal(ev, "nodefs.available").threshold("hard")->min_reclaim == double(5 * kGi));
+  s.nodefs->available_bytes = 14 * kGi;  // < 10Gi + 5Gi
+  ev = eval::evaluate(s, ev.state, cfg, clock.now());
+  CHECK(signal(ev, "nodefs.available").threshold("hard")->met);
+  s.nodefs->available_bytes = 15 * kGi;
+  ev = eval::evaluate(s, ev.state, cfg, clock.now());
+  CHECK_FALSE(signal(ev, "nodefs.available").threshold("hard")->met);
+}
+
+TEST_CASE("facts §1 allocatableMemory.available = kubepods limit - kubepods working set",
+          "[eval]") {
+  FakeClock clock;
+  auto cfg = kubelet_defaults();
+  cfg.hard["allocatableMemory.available"] = quantity(100 * kMi, "100Mi");
+  Sample s = healthy(clock.now());
+  auto ev = eval::evaluate(s, {}, cfg, clock.now());
+  CHECK_FALSE(signal(ev, "allocatableMemory.available").available);  // a plain host
+  CHECK(cond(ev, "MemoryPressure").status == ConditionStatus::kFalse);
+
+  s.kubepods = KubepodsCgroup{"kubepods.slice", 6 * kGi, 6 * kGi, 32 * kMi, {}, {}};
+  ev = eval::evaluate(s, ev.state, cfg, clock.now());
+  const auto& a = signal(ev, "allocatableMemory.available");
+  CHECK(*a.available == double(32 * kMi));
+  CHECK(*a.capacity == double(6 * kGi));
+  CHECK(cond(ev, "MemoryPressure").status == ConditionStatus::kTrue);
+}
+
+// ---- PSI contention (KEP-5394's rule, the agent's own types) -----------------------------
+
+namespace {
+parse::Psi psi(double avg10, double avg60) {
+  parse::Psi p;
+  p.some = {avg10, avg60, 0, 0};
+  return p;
+}
+}  // namespace
+
+TEST_CASE("facts §2 contention sets on avg10 and avg60 at or above, clears on avg60 below",
+          "[eval]") {
+  FakeClock clock;
+  auto cfg = kubelet_defaults();
+  cfg.memory_contention_percent = 10;
+  Sample s = healthy(clock.now());
+  s.psi.memory = psi(50, 9.99);  // a burst: avg10 high, avg60 not yet
+  auto ev = eval::evaluate(s, {}, cfg, clock.now());
+  CHECK(cond(ev, "MemoryContention").status == ConditionStatus::kFalse);
+  s.psi.memory = psi(10, 10);  // both at the threshold: set
+  ev = eval::evaluate(s, ev.state, cfg, clock.now());
+  CHECK(cond(ev, "MemoryContention").status == ConditionStatus::kTrue);
+  CHECK(cond(ev, "MemoryContention").reason == "MemoryStallsHigh");
+  s.psi.memory = psi(0, 10);  // avg10 dropped, avg60 still at the threshold: stays set
+  ev = eval::evaluate(s, ev.state, cfg, clock.now());
+  CHECK(cond(ev, "MemoryContention").status == ConditionStatus::kTrue);
+  s.psi.memory = psi(0, 9.9);  // avg60 below: clear
+  ev = eval::evaluate(s, ev.state, cfg, clock.now());
+  CHECK(cond(ev, "MemoryContention").status == ConditionStatus::kFalse);
+  CHECK(cond(ev, "MemoryContention").reason == "MemoryStallsLow");
+}
+
+TEST_CASE("contention: IO and kubepods level, never CPU", "[eval]") {
+  FakeClock clock;
+  auto cfg = kubelet_defaults();
+  Sample s = healthy(clock.now());
+  s.psi.cpu = psi(90, 90);  // CPU PSI is inflated by CFS throttling: no condition
+  s.psi.io = psi(30, 30);
+  s.psi.memory = psi(0, 0);
+  auto ev = eval::evaluate(s, {}, cfg, clock.now());
+  CHECK(cond(ev, "DiskContention").status == ConditionStatus::kTrue);
+  CHECK(cond(ev, "DiskContention").reason == "IOStallsHigh");
+  for (const auto& c : ev.status.conditions) CHECK(c.type.find("CPU") == std::string::npos);
+  for (const auto& c : ev.status.conditions) CHECK(c.type.find("Kubepods") == std::string::npos);
+
+  s.kubepods = KubepodsCgroup{"kubepods.slice", 6 * kGi, kGi, 0, psi(20, 20), psi(0, 0)};
+  ev = eval::evaluate(s, ev.state, cfg, clock.now());
+  CHECK(cond(ev, "KubepodsMemoryContention").status == ConditionStatus::kTrue);
+  CHECK(cond(ev, "KubepodsDiskContention").status == ConditionStatus::kFalse);
+  CHECK(cond(ev, "MemoryContention").status == ConditionStatus::kFalse);
+}
+
+TEST_CASE("contention is Unknown where the kernel has no PSI", "[eval]") {
+  FakeClock clock;
+  Sample s = healthy(clock.now());  // psi source up, no pressure files
+  auto ev = eval::evaluate(s, {}, kubelet_defaults(), clock.now());
+  CHECK(cond(ev, "MemoryContention").status == ConditionStatus::kUnknown);
+  CHECK(cond(ev, "MemoryContention").message ==
+        "this kernel reports no pressure stall information (PSI)");
+}
+
+// ---- Eviction imminent: forecasts ---------------------------------------------------------
+
+TEST_CASE("eviction imminent: a steady decline within the horizon sets the condition, "
+          "recovery clears it",
+          "[eval]") {
+  FakeClock clock;
+  auto cfg = kubelet_defaults();
+  cfg.forecast_horizon = 10min;
+  Sample s = healthy(clock.now());
+  eval::EvalState state;
+  // nodefs loses 50Mi/s from 50Gi: reaches the 10Gi threshold in ~13.6 minutes.
+  double avail = 50.0 * kGi;
+  eval::Evaluation ev;
+  for (int i = 0; i < 120; ++i) {
+    s.taken_at = clock.now();
+    s.nodefs->available_bytes = uint64_t(avail);
+    ev = eval::evaluate(s, state, cfg, clock.now());
+    state = ev.state;
+    avail -= 50.0 * kMi;
+    clock.advance(1s);
+  }
+  CHECK(cond(ev, "DiskEvictionImminent").status == ConditionStatus::kFalse);
+  // Faster: 100Mi/s more from here on: the threshold is ~4 minutes away.
+  for (int i = 0; i < 300; ++i) {
+    s.taken_at = clock.now();
+    s.nodefs->available_bytes = uint64_t(avail);
+    ev = eval::evaluate(s, state, cfg, clock.now());
+    state = ev.state;
+    avail -= 100.0 * kMi;
+    clock.advance(1s);
+  }
+  const auto& sig = signal(ev, "nodefs.available");
+  REQUIRE(sig.until_threshold);
+  CHECK(*sig.until_threshold < std::chrono::nanoseconds(10min));
+  CHECK(*sig.trend_per_second < 0);
+  CHECK(cond(ev, "DiskEvictionImminent").status == ConditionStatus::kTrue);
+  CHECK(cond(ev, "DiskEvictionImminent").reason == "EvictionThresholdForecast");
+  CHECK(cond(ev, "DiskEvictionImminent").message.starts_with(
+      "nodefs.available is forecast to fall below its hard threshold 10% in "));
+  CHECK(cond(ev, "MemoryEvictionImminent").status == ConditionStatus::kFalse);
+
+  // Space freed and flat from here: the trend turns up, the forecast goes away.
+  s.nodefs->available_bytes = 80 * kGi;
+  for (int i = 0; i < 400; ++i) {
+    s.taken_at = clock.now();
+    ev = eval::evaluate(s, state, cfg, clock.now());
+    state = ev.state;
+    clock.advance(1s);
+  }
+  CHECK_FALSE(signal(ev, "nodefs.available").until_threshold);
+  CHECK(cond(ev, "DiskEvictionImminent").status == ConditionStatus::kFalse);
 }

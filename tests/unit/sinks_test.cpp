@@ -24,14 +24,20 @@ sinks::Snapshot snapshot() {
   s.status.evaluated_at = t;
   s.status.conditions = {{"MemoryPressure", ConditionStatus::kFalse, "KubeletHasSufficientMemory",
                           "kubelet has sufficient memory available", t, t - 3600s}};
-  SignalValue mem{"memory.available",
-                  SignalUnit::kBytes,
-                  1.5 * 1024 * 1024 * 1024,
-                  8.0 * 1024 * 1024 * 1024,
-                  100.0 * 1024 * 1024,
-                  "100Mi",
-                  false};
-  SignalValue pid{"pid.available", SignalUnit::kPids, 32000.0, 32768.0, std::nullopt, "", false};
+  SignalValue mem;
+  mem.name = "memory.available";
+  mem.available = 1.5 * 1024 * 1024 * 1024;
+  mem.capacity = 8.0 * 1024 * 1024 * 1024;
+  ThresholdStatus hard;
+  hard.kind = "hard";
+  hard.configured = "100Mi";
+  hard.value = 100.0 * 1024 * 1024;
+  mem.thresholds = {hard};
+  SignalValue pid;
+  pid.name = "pid.available";
+  pid.unit = SignalUnit::kPids;
+  pid.available = 32000.0;
+  pid.capacity = 32768.0;
   s.status.signals = {mem, pid};
   return s;
 }
@@ -66,7 +72,7 @@ TEST_CASE("status table has kubectl's Conditions columns and the signals", "[sin
   const std::string t = sinks::status_table(snapshot());
   CHECK(t.find("Conditions:\n  Type             Status   LastHeartbeatTime") != std::string::npos);
   CHECK(t.find("Sat, 18 Apr 2026 18:20:18 +0000") != std::string::npos);
-  CHECK(t.find("memory.available   1.5Gi       100Mi hard  ") != std::string::npos);
+  CHECK(t.find("memory.available   1.5Gi       100Mi hard   8Gi") != std::string::npos);
   CHECK(t.find("pid.available      32000       <none>") != std::string::npos);
   CHECK(t.find("filesystem   no    2000.000ms   statfs hung") != std::string::npos);
 }
@@ -86,9 +92,9 @@ TEST_CASE("metrics: conditions kube-state-metrics style, signals, PSI in base un
   CHECK(text.find("nodehealth_signal_threshold{signal=\"memory.available\",type=\"hard\"} "
                   "104857600") != std::string::npos);
   CHECK(text.find("nodehealth_signal_threshold{signal=\"pid.available\"") == std::string::npos);
-  CHECK(text.find("nodehealth_psi_stall_seconds_total{resource=\"memory\",kind=\"some\"} 2.5") !=
+  CHECK(text.find("nodehealth_psi_stall_seconds_total{scope=\"node\",resource=\"memory\",kind=\"some\"} 2.5") !=
         std::string::npos);
-  CHECK(text.find("nodehealth_psi_stall_ratio{resource=\"memory\",kind=\"some\",window=\"10s\"} "
+  CHECK(text.find("nodehealth_psi_stall_ratio{scope=\"node\",resource=\"memory\",kind=\"some\",window=\"10s\"} "
                   "0.015") != std::string::npos);
   CHECK(text.find("nodehealth_source_up{source=\"filesystem\"} 0") != std::string::npos);
   CHECK(text.find("# TYPE nodehealth_psi_stall_seconds_total counter") != std::string::npos);
