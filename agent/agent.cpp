@@ -19,9 +19,9 @@ std::string threshold_text(std::string_view signal, const parse::ThresholdValue&
 
 eval::EvalConfig eval_config(const config::Config& cfg) {
   eval::EvalConfig e;
-  for (const auto& [signal, value] : cfg.eviction_hard)
+  for (const auto& [signal, value] : cfg.eviction.hard)
     e.hard[signal] = eval::Threshold{value, threshold_text(signal, value)};
-  e.pressure_transition_period = cfg.eviction_pressure_transition_period;
+  e.pressure_transition_period = cfg.eviction.pressure_transition_period;
   return e;
 }
 

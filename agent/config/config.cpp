@@ -1,16 +1,20 @@
 // Validation of the agent's merged configuration (see config.h). Every problem reads
 // "<file>:<line>: <key path>: <problem>", the line taken from the Document's provenance, so a
 // value set by a drop-in is blamed on the drop-in. All problems are reported at once, one per
-// line, ordered by file and line.
+// line, ordered by file (in merge order) and line.
 #include "agent/config/config.h"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <tuple>
 #include <utility>
+
+#include "agent/config/kubelet_defaults.h"
+#include "agent/config/problems.h"
 
 namespace nodehealth::config {
 
@@ -26,24 +30,9 @@ Kind agent_config_kind() {
   return Kind{std::string(kApiVersion), std::string(kKind), "config file"};
 }
 
-std::map<std::string, parse::ThresholdValue, std::less<>> default_eviction_hard() {
-  // The kubelet's eviction.DefaultEvictionHard (Linux) is a map of strings that goes through
-  // the same parser as the user's values ("10%" becomes float32 0.1f there too), so it does here.
-  static constexpr std::pair<std::string_view, std::string_view> kDefaults[] = {
-      {"memory.available", "100Mi"}, {"nodefs.available", "10%"},  {"nodefs.inodesFree", "5%"},
-      {"imagefs.available", "15%"},  {"imagefs.inodesFree", "5%"},
-  };
-  std::map<std::string, parse::ThresholdValue, std::less<>> out;
-  for (const auto& [signal, text] : kDefaults) {
-    auto t = parse::parse_threshold(signal, text);
-    if (t && *t) out.emplace(std::string(signal), **t);
-  }
-  return out;
-}
-
 namespace {
 
-constexpr std::array<std::string_view, 14> kTopLevelKeys = {
+constexpr std::array<std::string_view, 21> kTopLevelKeys = {
     "apiVersion",
     "kind",
     "listenAddress",
@@ -54,25 +43,28 @@ constexpr std::array<std::string_view, 14> kTopLevelKeys = {
     "procRoot",
     "sysRoot",
     "filesystems",
-    "evictionHard",
-    "mergeDefaultEvictionSettings",
-    "evictionPressureTransitionPeriod",
+    "kubelet",
     "sources",
+    // The kubelet's own names (eviction.h).
+    "evictionHard",
+    "evictionSoft",
+    "evictionSoftGracePeriod",
+    "evictionMinimumReclaim",
+    "evictionPressureTransitionPeriod",
+    "mergeDefaultEvictionSettings",
+    "kubeReserved",
+    "systemReserved",
+    "enforceNodeAllocatable",
 };
 constexpr std::array<std::string_view, 3> kFilesystemKeys = {"nodefs", "imagefs", "statfsTimeout"};
 constexpr std::array<std::string_view, 1> kSourceKeys = {"enabled"};
+constexpr std::array<std::string_view, 2> kKubeletKeys = {"configFile", "configDir"};
 constexpr std::array<std::string_view, 5> kLogLevels = {"trace", "debug", "info", "warn", "error"};
-// The kubelet accepts these and then overwrites them with copies of nodefs/imagefs (facts §1):
-// they are validated and dropped.
-constexpr std::array<std::string_view, 2> kIgnoredSignals = {"containerfs.available",
-                                                             "containerfs.inodesFree"};
-constexpr std::string_view kAllocatableMemory = "allocatableMemory.available";
 
 constexpr auto kSampleIntervalMin = 100ms;
 constexpr auto kSampleIntervalMax = 1h;
 constexpr auto kStatfsTimeoutMin = 10ms;
 constexpr auto kStatfsTimeoutMax = 1min;
-constexpr auto kDefaultTransitionPeriod = 5min;
 
 // Optimal string alignment distance (Levenshtein plus adjacent transpositions).
 std::size_t edit_distance(std::string_view a, std::string_view b) {
@@ -108,29 +100,6 @@ std::string did_you_mean(std::string_view key, const Range& candidates) {
   return ", did you mean \"" + std::string(best) + "\"?";
 }
 
-std::string describe(const json& v) {
-  switch (v.type()) {
-    case json::value_t::null:
-      return "null";
-    case json::value_t::boolean:
-      return "bool " + v.dump();
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned:
-    case json::value_t::number_float:
-      return "number " + v.dump();
-    case json::value_t::string:
-      return "string " + v.dump();
-    case json::value_t::array:
-      return "a list";
-    case json::value_t::object:
-      return "a mapping";
-    default:
-      return "a " + std::string(v.type_name());
-  }
-}
-
-std::string quote_str(std::string_view s) { return json(std::string(s)).dump(); }
-
 template <typename Range>
 bool contains(const Range& r, std::string_view s) {
   return std::find(std::begin(r), std::end(r), s) != std::end(r);
@@ -138,7 +107,7 @@ bool contains(const Range& r, std::string_view s) {
 
 // Problem with a listenAddress, or nullopt when it is HOST:PORT, :PORT or [IPv6]:PORT.
 std::optional<std::string> check_listen_address(std::string_view addr) {
-  const std::string got = ", got " + quote_str(addr);
+  const std::string got = ", got " + quote(addr);
   std::string_view host, port;
   if (addr.starts_with("[")) {
     const auto close = addr.find(']');
@@ -163,7 +132,7 @@ std::optional<std::string> check_listen_address(std::string_view addr) {
     for (char c : host) {
       const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                       c == '-' || c == '.' || c == '_';
-      if (!ok) return "invalid host " + quote_str(host) + got;
+      if (!ok) return "invalid host " + quote(host) + got;
     }
   }
   unsigned value = 0;
@@ -204,11 +173,10 @@ class Validator {
 
     if (auto v = string_field(root, "apiVersion", "/apiVersion", "apiVersion");
         v && *v != kApiVersion) {
-      problem("/apiVersion", "apiVersion",
-              "must be " + quote_str(kApiVersion) + ", got " + quote_str(*v));
+      problem("/apiVersion", "apiVersion", "must be " + quote(kApiVersion) + ", got " + quote(*v));
     }
     if (auto v = string_field(root, "kind", "/kind", "kind"); v && *v != kKind) {
-      problem("/kind", "kind", "must be " + quote_str(kKind) + ", got " + quote_str(*v));
+      problem("/kind", "kind", "must be " + quote(kKind) + ", got " + quote(*v));
     }
 
     if (auto v = string_field(root, "listenAddress", "/listenAddress", "listenAddress")) {
@@ -230,7 +198,7 @@ class Validator {
         cfg.log_level = *v;
       } else {
         problem("/logLevel", "logLevel",
-                "must be one of trace, debug, info, warn, error, got " + quote_str(*v));
+                "must be one of trace, debug, info, warn, error, got " + quote(*v));
       }
     }
     path_field(root, "hostRoot", "/hostRoot", "hostRoot", false, cfg.host_root);
@@ -251,23 +219,17 @@ class Validator {
       }
     }
 
-    if (auto b = bool_field(root, "mergeDefaultEvictionSettings", "/mergeDefaultEvictionSettings",
-                            "mergeDefaultEvictionSettings")) {
-      cfg.merge_default_eviction_settings = *b;
-    }
-    eviction_hard(root, cfg);
-
-    if (auto d = duration_field(root, "evictionPressureTransitionPeriod",
-                                "/evictionPressureTransitionPeriod",
-                                "evictionPressureTransitionPeriod")) {
-      if (d->first < std::chrono::nanoseconds::zero()) {
-        problem("/evictionPressureTransitionPeriod", "evictionPressureTransitionPeriod",
-                "must not be negative, got " + quote_str(d->second));
-      } else if (d->first == std::chrono::nanoseconds::zero()) {
-        // The kubelet's defaulting: an explicit zero comes back as the default (facts §1).
-        cfg.eviction_pressure_transition_period = kDefaultTransitionPeriod;
-      } else {
-        cfg.eviction_pressure_transition_period = d->first;
+    kubelet(root, cfg);
+    // The kubelet's eviction fields, its names and rules (eviction.h).
+    cfg.eviction = collect_eviction_settings(doc_, problems_);
+    if (cfg.kubelet_config_explicit) {
+      // The kubelet's own values are read from its files then: a second set here would be
+      // silently ignored, so it is refused.
+      for (std::string_view key : kEvictionKeys) {
+        if (lookup(root, key) == nullptr) continue;
+        problem("/" + std::string(key), std::string(key),
+                "set in the kubelet's configuration instead: kubelet.configFile or "
+                "kubelet.configDir is set, and the kubelet's own value is read from there");
       }
     }
 
@@ -276,39 +238,13 @@ class Validator {
   }
 
  private:
-  struct Problem {
-    Location where;
-    std::string message;
-  };
-
   Result<Config> finish(Config cfg) {
     if (problems_.empty()) return cfg;
-    std::stable_sort(problems_.begin(), problems_.end(), [](const Problem& a, const Problem& b) {
-      return std::tie(a.where.file, a.where.line) < std::tie(b.where.file, b.where.line);
-    });
-    std::string msg;
-    for (const Problem& p : problems_) {
-      if (!msg.empty()) msg += "\n";
-      msg += p.message;
-    }
-    return fail(std::move(msg));
+    return fail(problems_.message());
   }
 
   void problem(const std::string& pointer, const std::string& key, const std::string& what) {
-    Location loc = doc_.where(pointer);
-    std::string msg;
-    const std::string at = loc.str();
-    if (!at.empty()) msg = at + ": ";
-    if (!key.empty()) msg += key + ": ";
-    msg += what;
-    problems_.push_back(Problem{std::move(loc), std::move(msg)});
-  }
-
-  // The value of `key` in `obj`, or nullptr when absent or null (null = not set, as in Go).
-  static const json* lookup(const json& obj, const char* key) {
-    auto it = obj.find(key);
-    if (it == obj.end() || it->is_null()) return nullptr;
-    return &*it;
+    problems_.add(pointer, key, what);
   }
 
   std::optional<std::string> as_string(const json& v, const std::string& ptr,
@@ -349,7 +285,7 @@ class Validator {
     std::string text = v->get<std::string>();
     auto d = parse::parse_duration(text);
     if (!d) {
-      problem(ptr, keypath, "invalid duration " + quote_str(text) + ": " + d.error().message);
+      problem(ptr, keypath, "invalid duration " + quote(text) + ": " + d.error().message);
       return std::nullopt;
     }
     return std::make_pair(*d, std::move(text));
@@ -359,23 +295,24 @@ class Validator {
                    std::chrono::nanoseconds hi, const char* lo_text, const char* hi_text,
                    const std::string& ptr, const std::string& keypath) {
     if (d >= lo && d <= hi) return true;
-    problem(
-        ptr, keypath,
-        std::string("must be between ") + lo_text + " and " + hi_text + ", got " + quote_str(text));
+    problem(ptr, keypath,
+            std::string("must be between ") + lo_text + " and " + hi_text + ", got " + quote(text));
     return false;
   }
 
-  void path_field(const json& obj, const char* key, const std::string& ptr,
+  // True when the key is set to a valid path.
+  bool path_field(const json& obj, const char* key, const std::string& ptr,
                   const std::string& keypath, bool allow_empty, std::string& out) {
     auto v = string_field(obj, key, ptr, keypath);
-    if (!v) return;
+    if (!v) return false;
     if ((v->empty() && allow_empty) || v->starts_with("/")) {
       out = *v;
-      return;
+      return true;
     }
     problem(ptr, keypath,
             std::string("must be an absolute path") + (allow_empty ? " or \"\"" : "") + ", got " +
-                quote_str(*v));
+                quote(*v));
+    return false;
   }
 
   const json* mapping_field(const json& obj, const char* key, const std::string& ptr,
@@ -397,49 +334,18 @@ class Validator {
     }
   }
 
-  void eviction_hard(const json& root, Config& cfg) {
-    const json* eh = lookup(root, "evictionHard");
-    if (eh == nullptr) {
-      // Absent: the kubelet's defaults (facts §1).
-      cfg.eviction_hard = default_eviction_hard();
-      return;
+  void kubelet(const json& root, Config& cfg) {
+    const json* k = mapping_field(root, "kubelet", "/kubelet", "kubelet");
+    if (k == nullptr) return;
+    unknown_keys(*k, "/kubelet", "kubelet.", kKubeletKeys);
+    std::string file, dir;
+    if (path_field(*k, "configFile", "/kubelet/configFile", "kubelet.configFile", false, file)) {
+      cfg.kubelet_config_file = file;
+      cfg.kubelet_config_explicit = true;
     }
-    if (!eh->is_object()) {
-      problem("/evictionHard", "evictionHard", "must be a mapping, got " + describe(*eh));
-      return;
-    }
-    std::vector<std::string_view> allowed(std::begin(kEvictionSignals), std::end(kEvictionSignals));
-    allowed.push_back(kAllocatableMemory);
-    allowed.insert(allowed.end(), kIgnoredSignals.begin(), kIgnoredSignals.end());
-
-    std::vector<std::string> given;  // signals present in the map, disabled ones included
-    for (const auto& [signal, value] : eh->items()) {
-      const std::string ptr = "/evictionHard/" + pointer_token(signal);
-      const std::string keypath = "evictionHard[" + signal + "]";
-      if (!contains(allowed, signal)) {
-        // The kubelet's eviction helpers: "unsupported eviction signal %v".
-        problem(ptr, keypath,
-                "unsupported eviction signal " + signal + did_you_mean(signal, allowed));
-        continue;
-      }
-      if (value.is_null()) continue;
-      auto text = as_string(value, ptr, keypath);
-      if (!text) continue;
-      given.push_back(signal);
-      auto threshold = parse::parse_threshold(signal, *text);
-      if (!threshold) {
-        problem(ptr, keypath, threshold.error().message);
-        continue;
-      }
-      if (contains(kIgnoredSignals, signal)) continue;
-      if (*threshold) cfg.eviction_hard.insert_or_assign(signal, **threshold);
-      // "0%" / "100%": disabled, left out.
-    }
-    if (cfg.merge_default_eviction_settings) {
-      // Defaults fill only the signals the map does not mention at all.
-      for (auto& [signal, value] : default_eviction_hard()) {
-        if (!contains(given, signal)) cfg.eviction_hard.emplace(signal, value);
-      }
+    if (path_field(*k, "configDir", "/kubelet/configDir", "kubelet.configDir", false, dir)) {
+      cfg.kubelet_config_dir = dir;
+      cfg.kubelet_config_explicit = true;
     }
   }
 
@@ -472,7 +378,7 @@ class Validator {
 
   const Document& doc_;
   std::span<const std::string_view> known_sources_;
-  std::vector<Problem> problems_;
+  Problems problems_{doc_};
 };
 
 }  // namespace
@@ -493,6 +399,36 @@ Result<Config> load_config(const std::optional<std::string>& file,
   auto doc = load_layered(file, dir, agent_config_kind());
   if (!doc) return std::unexpected(doc.error());
   return config_from_document(*doc, known_sources);
+}
+
+namespace {
+
+bool exists_as(const std::string& path, bool directory) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  return directory ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode);
+}
+
+}  // namespace
+
+std::pair<std::optional<std::string>, std::optional<std::string>> kubelet_files(
+    const Config& cfg, const HostPaths& paths) {
+  std::optional<std::string> file, dir;
+  if (cfg.kubelet_config_explicit) {
+    if (cfg.kubelet_config_file) file = paths.host(*cfg.kubelet_config_file);
+    if (cfg.kubelet_config_dir) dir = paths.host(*cfg.kubelet_config_dir);
+    return {file, dir};
+  }
+  if (std::string f = paths.host(kDefaultKubeletConfigFile); exists_as(f, false)) file = f;
+  if (std::string d = paths.host(kDefaultKubeletConfigDir); exists_as(d, true)) dir = d;
+  return {file, dir};
+}
+
+Result<EvictionSettings> load_kubelet_eviction(const std::optional<std::string>& file,
+                                               const std::optional<std::string>& dir) {
+  auto doc = load_kubelet_config(file, dir);
+  if (!doc) return std::unexpected(doc.error());
+  return eviction_settings(*doc);
 }
 
 }  // namespace nodehealth::config

@@ -10,10 +10,13 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "agent/config/eviction.h"
 #include "agent/config/layered.h"
 #include "agent/parse/quantity.h"
+#include "nodehealth/host_paths.h"
 #include "nodehealth/result.h"
 
 namespace nodehealth::config {
@@ -21,6 +24,10 @@ namespace nodehealth::config {
 inline constexpr std::string_view kApiVersion = "nodehealth.io/v1alpha1";
 inline constexpr std::string_view kKind = "AgentConfiguration";
 inline constexpr std::string_view kDefaultListenAddress = ":9710";
+// Where the kubelet's files usually are (kubeadm's layout); used when present and the agent's
+// configuration names no kubelet file.
+inline constexpr std::string_view kDefaultKubeletConfigFile = "/var/lib/kubelet/config.yaml";
+inline constexpr std::string_view kDefaultKubeletConfigDir = "/etc/kubernetes/kubelet.conf.d";
 
 // The eviction signals the agent evaluates (facts §1), in display order.
 inline constexpr std::string_view kEvictionSignals[] = {
@@ -42,12 +49,19 @@ struct Config {
   std::string imagefs_path;  // filesystems.imagefs ("" = containerd/CRI-O root when present)
   std::chrono::nanoseconds statfs_timeout = std::chrono::seconds(2);  // filesystems.statfsTimeout
 
-  // evictionHard after the kubelet's defaulting rules: signal -> threshold.
-  // Disabled thresholds ("0%", "100%") are absent.
-  std::map<std::string, parse::ThresholdValue, std::less<>> eviction_hard;
-  bool merge_default_eviction_settings = false;  // mergeDefaultEvictionSettings
-  std::chrono::nanoseconds eviction_pressure_transition_period =
-      std::chrono::minutes(5);  // evictionPressureTransitionPeriod
+  // The kubelet's eviction fields, under the kubelet's own names at the top level
+  // (evictionHard, evictionSoft, evictionSoftGracePeriod, evictionMinimumReclaim,
+  // evictionPressureTransitionPeriod, mergeDefaultEvictionSettings, kubeReserved,
+  // systemReserved, enforceNodeAllocatable), after the kubelet's defaulting (eviction.h). Used
+  // when no kubelet configuration file is found; otherwise load_kubelet_eviction's result is.
+  EvictionSettings eviction;
+
+  // kubelet.configFile and kubelet.configDir: the kubelet's --config file and --config-dir
+  // drop-in directory, as host paths (absolute). When neither is set (kubelet_config_explicit
+  // false), kubelet_files() looks for kDefaultKubeletConfigFile and kDefaultKubeletConfigDir.
+  std::optional<std::string> kubelet_config_file;
+  std::optional<std::string> kubelet_config_dir;
+  bool kubelet_config_explicit = false;
 
   // sources.<name>.enabled; sources not listed are enabled.
   std::map<std::string, bool, std::less<>> source_enabled;
@@ -58,9 +72,6 @@ struct Config {
 // What every file of the agent's configuration declares: kApiVersion, kKind, noun "config file".
 Kind agent_config_kind();
 
-// The kubelet's default evictionHard on Linux (facts §1).
-std::map<std::string, parse::ThresholdValue, std::less<>> default_eviction_hard();
-
 // Validates a merged Document into a Config. known_sources: the names the
 // source registry knows (for sources.<name>).
 Result<Config> config_from_document(const Document& doc,
@@ -70,5 +81,17 @@ Result<Config> config_from_document(const Document& doc,
 Result<Config> load_config(const std::optional<std::string>& file,
                            const std::optional<std::string>& dir,
                            std::span<const std::string_view> known_sources);
+
+// The kubelet's files to read, mapped through `paths` to where this process opens them
+// (HostPaths::host): the explicit kubelet.configFile / kubelet.configDir when either is set
+// (whether they exist or not: a missing one is then an error at load time), otherwise each
+// default that exists (a regular file; a directory).
+std::pair<std::optional<std::string>, std::optional<std::string>> kubelet_files(
+    const Config& cfg, const HostPaths& paths);
+
+// The kubelet's eviction settings from its files: load_kubelet_config (kubelet_defaults.h: the
+// files merged as the kubelet merges them, then its defaults) + eviction_settings.
+Result<EvictionSettings> load_kubelet_eviction(const std::optional<std::string>& file,
+                                               const std::optional<std::string>& dir);
 
 }  // namespace nodehealth::config

@@ -381,6 +381,7 @@ Result<Document> parse_yaml(std::string_view text, const std::string& file) {
                 ": more than one YAML document in a file is not supported");
   }
   Document doc;
+  doc.files.push_back(file);
   // No document at all (empty text, only comments), or an explicit null document: nothing is
   // set. load_file decides whether that is acceptable (it is not: kind is then missing).
   if (docs.empty() || docs[0].IsNull()) {
@@ -459,6 +460,10 @@ void merge_value(json& target, const json& patch, const std::string& ptr, Origin
 
 void merge_patch(Document& target, const Document& patch) {
   merge_value(target.value, patch.value, "", target.origin, patch.origin);
+  for (const std::string& f : patch.files) {
+    if (std::find(target.files.begin(), target.files.end(), f) == target.files.end())
+      target.files.push_back(f);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ struct Location {
 struct Document {
   nlohmann::json value = nlohmann::json::object();
   std::map<std::string, Location> origin;
+  // The files merged into it, in merge order (the main file, then each drop-in).
+  std::vector<std::string> files;
 
   // The location of `pointer`, or of its nearest ancestor that has one.
   Location where(const std::string& pointer) const;

@@ -13,10 +13,12 @@ struct Entry {
   std::unique_ptr<Source> (*make)(const config::Config&, const HostPaths&);
 };
 
-const std::array<Entry, 6> kRegistry{{
+const std::array<Entry, 7> kRegistry{{
     {"meminfo", [](const config::Config&, const HostPaths& p) { return make_meminfo_source(p); }},
     {"cgroup_memory",
      [](const config::Config&, const HostPaths& p) { return make_cgroup_memory_source(p); }},
+    {"kubepods",
+     [](const config::Config&, const HostPaths& p) { return make_kubepods_source(p, ""); }},
     {"pids", [](const config::Config&, const HostPaths& p) { return make_pids_source(p); }},
     {"psi", [](const config::Config&, const HostPaths& p) { return make_psi_source(p); }},
     {"filesystem",

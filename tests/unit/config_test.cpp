@@ -100,13 +100,20 @@ bool is_percent(const nodehealth::parse::ThresholdValue& t, double p) {
   return t.is_percentage && t.percentage == Approx(p);
 }
 
+void check_default_hard(const nc::ThresholdMap& hard) {
+  CHECK(is_quantity(hard.at("memory.available"), 100.0 * 1024 * 1024));
+  CHECK(is_percent(hard.at("nodefs.available"), 0.10));
+  CHECK(is_percent(hard.at("nodefs.inodesFree"), 0.05));
+  CHECK(is_percent(hard.at("imagefs.available"), 0.15));
+  CHECK(is_percent(hard.at("imagefs.inodesFree"), 0.05));
+}
+
+// The kubelet's defaults, plus allocatableMemory.available copied from memory.available because
+// enforceNodeAllocatable defaults to ["pods"] (facts §1).
 void check_default_eviction(const nc::Config& c) {
-  REQUIRE(c.eviction_hard.size() == 5);
-  CHECK(is_quantity(c.eviction_hard.at("memory.available"), 100.0 * 1024 * 1024));
-  CHECK(is_percent(c.eviction_hard.at("nodefs.available"), 0.10));
-  CHECK(is_percent(c.eviction_hard.at("nodefs.inodesFree"), 0.05));
-  CHECK(is_percent(c.eviction_hard.at("imagefs.available"), 0.15));
-  CHECK(is_percent(c.eviction_hard.at("imagefs.inodesFree"), 0.05));
+  REQUIRE(c.eviction.hard.size() == 6);
+  check_default_hard(c.eviction.hard);
+  CHECK(is_quantity(c.eviction.hard.at("allocatableMemory.available"), 100.0 * 1024 * 1024));
 }
 
 }  // namespace
@@ -127,8 +134,11 @@ TEST_CASE("load_config: no file and no directory gives the defaults", "[config]"
   CHECK(cfg->nodefs_path == "/var/lib/kubelet");
   CHECK(cfg->imagefs_path.empty());
   CHECK(cfg->statfs_timeout == 2s);
-  CHECK_FALSE(cfg->merge_default_eviction_settings);
-  CHECK(cfg->eviction_pressure_transition_period == 5min);
+  CHECK_FALSE(cfg->eviction.merge_default_eviction_settings);
+  CHECK(cfg->eviction.pressure_transition_period == 5min);
+  CHECK_FALSE(cfg->kubelet_config_file.has_value());
+  CHECK_FALSE(cfg->kubelet_config_dir.has_value());
+  CHECK_FALSE(cfg->kubelet_config_explicit);
   CHECK(cfg->source_enabled.empty());
   CHECK(cfg->source_on("procfs"));
   // facts §1: evictionHard absent -> the kubelet's Linux defaults.
@@ -136,9 +146,9 @@ TEST_CASE("load_config: no file and no directory gives the defaults", "[config]"
 }
 
 TEST_CASE("default_eviction_hard: the kubelet's Linux defaults (facts §1)", "[config]") {
-  nc::Config c;
-  c.eviction_hard = nc::default_eviction_hard();
-  check_default_eviction(c);
+  const nc::ThresholdMap hard = nc::default_eviction_hard();
+  REQUIRE(hard.size() == 5);
+  check_default_hard(hard);
 }
 
 TEST_CASE("load_config: a file with only apiVersion and kind gives the defaults", "[config]") {
@@ -181,10 +191,11 @@ TEST_CASE("load_config: every key set", "[config]") {
   CHECK(c.nodefs_path == "/var/lib/kubelet2");
   CHECK(c.imagefs_path.empty());
   CHECK(c.statfs_timeout == 500ms);
-  REQUIRE(c.eviction_hard.size() == 2);
-  CHECK(is_quantity(c.eviction_hard.at("memory.available"), 200.0 * 1024 * 1024));
-  CHECK(is_percent(c.eviction_hard.at("pid.available"), 0.10));
-  CHECK(c.eviction_pressure_transition_period == 30s);
+  REQUIRE(c.eviction.hard.size() == 3);
+  CHECK(is_quantity(c.eviction.hard.at("memory.available"), 200.0 * 1024 * 1024));
+  CHECK(is_quantity(c.eviction.hard.at("allocatableMemory.available"), 200.0 * 1024 * 1024));
+  CHECK(is_percent(c.eviction.hard.at("pid.available"), 0.10));
+  CHECK(c.eviction.pressure_transition_period == 30s);
   CHECK_FALSE(c.source_on("psi"));
   CHECK(c.source_on("procfs"));
   CHECK(c.source_on("cgroup"));  // not listed: enabled
@@ -202,8 +213,9 @@ TEST_CASE("config_from_document: an empty document gives the defaults", "[config
 
 TEST_CASE("evictionHard: a partial map disables the other defaults", "[config][eviction]") {
   const nc::Config c = load_ok("evictionHard:\n  memory.available: 500Mi\n");
-  REQUIRE(c.eviction_hard.size() == 1);
-  CHECK(is_quantity(c.eviction_hard.at("memory.available"), 500.0 * 1024 * 1024));
+  REQUIRE(c.eviction.hard.size() == 2);
+  CHECK(is_quantity(c.eviction.hard.at("memory.available"), 500.0 * 1024 * 1024));
+  CHECK(is_quantity(c.eviction.hard.at("allocatableMemory.available"), 500.0 * 1024 * 1024));
 }
 
 TEST_CASE("evictionHard: mergeDefaultEvictionSettings fills the missing signals",
@@ -213,14 +225,14 @@ TEST_CASE("evictionHard: mergeDefaultEvictionSettings fills the missing signals"
       "evictionHard:\n"
       "  memory.available: 500Mi\n"
       "  pid.available: 5%\n");
-  CHECK(c.merge_default_eviction_settings);
-  REQUIRE(c.eviction_hard.size() == 6);
-  CHECK(is_quantity(c.eviction_hard.at("memory.available"), 500.0 * 1024 * 1024));
-  CHECK(is_percent(c.eviction_hard.at("nodefs.available"), 0.10));
-  CHECK(is_percent(c.eviction_hard.at("nodefs.inodesFree"), 0.05));
-  CHECK(is_percent(c.eviction_hard.at("imagefs.available"), 0.15));
-  CHECK(is_percent(c.eviction_hard.at("imagefs.inodesFree"), 0.05));
-  CHECK(is_percent(c.eviction_hard.at("pid.available"), 0.05));
+  CHECK(c.eviction.merge_default_eviction_settings);
+  REQUIRE(c.eviction.hard.size() == 7);
+  CHECK(is_quantity(c.eviction.hard.at("memory.available"), 500.0 * 1024 * 1024));
+  CHECK(is_percent(c.eviction.hard.at("nodefs.available"), 0.10));
+  CHECK(is_percent(c.eviction.hard.at("nodefs.inodesFree"), 0.05));
+  CHECK(is_percent(c.eviction.hard.at("imagefs.available"), 0.15));
+  CHECK(is_percent(c.eviction.hard.at("imagefs.inodesFree"), 0.05));
+  CHECK(is_percent(c.eviction.hard.at("pid.available"), 0.05));
 }
 
 TEST_CASE("evictionHard: \"0%\" and \"100%\" remove a signal, even with merged defaults",
@@ -230,19 +242,20 @@ TEST_CASE("evictionHard: \"0%\" and \"100%\" remove a signal, even with merged d
       "evictionHard:\n"
       "  memory.available: \"0%\"\n"
       "  nodefs.inodesFree: 100%\n");
-  REQUIRE(c.eviction_hard.size() == 3);
-  CHECK(c.eviction_hard.count("memory.available") == 0);
-  CHECK(c.eviction_hard.count("nodefs.inodesFree") == 0);
-  CHECK(is_percent(c.eviction_hard.at("nodefs.available"), 0.10));
-  CHECK(is_percent(c.eviction_hard.at("imagefs.available"), 0.15));
-  CHECK(is_percent(c.eviction_hard.at("imagefs.inodesFree"), 0.05));
+  REQUIRE(c.eviction.hard.size() == 3);
+  CHECK(c.eviction.hard.count("memory.available") == 0);
+  CHECK(c.eviction.hard.count("allocatableMemory.available") == 0);  // nothing to copy
+  CHECK(c.eviction.hard.count("nodefs.inodesFree") == 0);
+  CHECK(is_percent(c.eviction.hard.at("nodefs.available"), 0.10));
+  CHECK(is_percent(c.eviction.hard.at("imagefs.available"), 0.15));
+  CHECK(is_percent(c.eviction.hard.at("imagefs.inodesFree"), 0.05));
 
   const nc::Config alone = load_ok("evictionHard:\n  memory.available: 0%\n");
-  CHECK(alone.eviction_hard.empty());
+  CHECK(alone.eviction.hard.empty());
 }
 
 TEST_CASE("evictionHard: an explicitly empty map means no thresholds", "[config][eviction]") {
-  CHECK(load_ok("evictionHard: {}\n").eviction_hard.empty());
+  CHECK(load_ok("evictionHard: {}\n").eviction.hard.empty());
   // ...unless the defaults are merged in.
   check_default_eviction(load_ok("evictionHard: {}\nmergeDefaultEvictionSettings: true\n"));
   // null is "not set": the defaults.
@@ -256,8 +269,8 @@ TEST_CASE("evictionHard: containerfs.* accepted and ignored, allocatableMemory k
       "  containerfs.available: 20%\n"
       "  containerfs.inodesFree: 10%\n"
       "  allocatableMemory.available: 300Mi\n");
-  REQUIRE(c.eviction_hard.size() == 1);
-  CHECK(is_quantity(c.eviction_hard.at("allocatableMemory.available"), 300.0 * 1024 * 1024));
+  REQUIRE(c.eviction.hard.size() == 1);
+  CHECK(is_quantity(c.eviction.hard.at("allocatableMemory.available"), 300.0 * 1024 * 1024));
 }
 
 TEST_CASE("evictionHard: a drop-in changes one signal of the main file's map",
@@ -270,16 +283,16 @@ TEST_CASE("evictionHard: a drop-in changes one signal of the main file's map",
   t.write("config.d/10.conf", kHeader + "evictionHard:\n  nodefs.available: 20%\n");
   auto c = nc::load_config(main, t / "config.d", kSources);
   REQUIRE(c.has_value());
-  REQUIRE(c->eviction_hard.size() == 2);
-  CHECK(is_quantity(c->eviction_hard.at("memory.available"), 100.0 * 1024 * 1024));
-  CHECK(is_percent(c->eviction_hard.at("nodefs.available"), 0.20));
+  REQUIRE(c->eviction.hard.size() == 3);
+  CHECK(is_quantity(c->eviction.hard.at("memory.available"), 100.0 * 1024 * 1024));
+  CHECK(is_percent(c->eviction.hard.at("nodefs.available"), 0.20));
 }
 
 TEST_CASE("evictionHard: errors", "[config][eviction]") {
   CHECK(load_error("evictionHard:\n  memory.availble: 1Gi\n", 4, "evictionHard[memory.availble]") ==
         ":4: evictionHard[memory.availble]: unsupported eviction signal memory.availble, did you "
         "mean \"memory.available\"?");
-  CHECK(load_error("evictionHard:\n  cpu.available: 1\n", 4, "evictionHard[cpu.available]") ==
+  CHECK(load_error("evictionHard:\n  cpu.available: \"1\"\n", 4, "evictionHard[cpu.available]") ==
         ":4: evictionHard[cpu.available]: unsupported eviction signal cpu.available");
   CHECK(
       load_error("evictionHard:\n  memory.available: 100\n", 4, "evictionHard[memory.available]") ==
@@ -328,16 +341,19 @@ TEST_CASE("filesystems.statfsTimeout: 10ms..1m", "[config]") {
         ":4: filesystems.statfsTimeout: must be between 10ms and 1m, got \"1ms\"");
 }
 
-TEST_CASE("evictionPressureTransitionPeriod: >= 0, explicit 0s becomes 5m (facts §1)", "[config]") {
-  CHECK(load_ok("evictionPressureTransitionPeriod: 0s\n").eviction_pressure_transition_period ==
+TEST_CASE("evictionPressureTransitionPeriod: explicit 0s becomes 5m (facts §1)", "[config]") {
+  CHECK(load_ok("evictionPressureTransitionPeriod: 0s\n").eviction.pressure_transition_period ==
         5min);
-  CHECK(load_ok("evictionPressureTransitionPeriod: 30s\n").eviction_pressure_transition_period ==
+  CHECK(load_ok("evictionPressureTransitionPeriod: 30s\n").eviction.pressure_transition_period ==
         30s);
-  CHECK(load_ok("evictionPressureTransitionPeriod: 2h\n").eviction_pressure_transition_period ==
+  CHECK(load_ok("evictionPressureTransitionPeriod: 2h\n").eviction.pressure_transition_period ==
         2h);
-  CHECK(load_error("evictionPressureTransitionPeriod: -1s\n", 3,
+  // The kubelet has no rule against a negative period (it then behaves as zero): accepted.
+  CHECK(load_ok("evictionPressureTransitionPeriod: -1s\n").eviction.pressure_transition_period ==
+        -1s);
+  CHECK(load_error("evictionPressureTransitionPeriod: soon\n", 3,
                    "evictionPressureTransitionPeriod") ==
-        ":3: evictionPressureTransitionPeriod: must not be negative, got \"-1s\"");
+        ":3: evictionPressureTransitionPeriod: time: invalid duration \"soon\"");
   // A YAML number is not a duration string, even 0 (Go's metav1.Duration rejects it too).
   load_error("evictionPressureTransitionPeriod: 0\n", 3, "evictionPressureTransitionPeriod");
 }
