@@ -17,16 +17,37 @@ std::string threshold_text(std::string_view signal, const parse::ThresholdValue&
 
 }  // namespace
 
-eval::EvalConfig eval_config(const config::Config& cfg) {
+eval::EvalConfig eval_config(const config::EvictionSettings& eviction, const config::Config& cfg) {
   eval::EvalConfig e;
-  for (const auto& [signal, value] : cfg.eviction.hard)
-    e.hard[signal] = eval::Threshold{value, threshold_text(signal, value)};
-  e.pressure_transition_period = cfg.eviction.pressure_transition_period;
+  auto text = [&](const std::string& kind, const std::string& signal,
+                  const parse::ThresholdValue& v) {
+    auto it = eviction.text.find(kind + "/" + signal);
+    return it != eviction.text.end() ? it->second : threshold_text(signal, v);
+  };
+  auto reclaim = [&](const std::string& signal) -> std::optional<parse::ThresholdValue> {
+    auto it = eviction.minimum_reclaim.find(signal);
+    if (it == eviction.minimum_reclaim.end()) return std::nullopt;
+    return it->second;
+  };
+  for (const auto& [signal, value] : eviction.hard)
+    e.hard[signal] = eval::Threshold{value, text("hard", signal, value), reclaim(signal), {}};
+  for (const auto& [signal, value] : eviction.soft) {
+    auto grace = eviction.soft_grace_period.find(signal);
+    e.soft[signal] = eval::Threshold{
+        value, text("soft", signal, value), reclaim(signal),
+        grace != eviction.soft_grace_period.end() ? grace->second : std::chrono::nanoseconds{}};
+  }
+  e.pressure_transition_period = eviction.pressure_transition_period;
+  e.memory_contention_percent = cfg.memory_stall_percent;
+  e.io_contention_percent = cfg.io_stall_percent;
+  e.forecast_horizon = cfg.forecast_horizon;
+  e.forecast.window = cfg.forecast_window;
   return e;
 }
 
-Agent::Agent(const config::Config& cfg, const HostPaths& paths, const Clock& clock)
-    : clock_(clock), eval_cfg_(eval_config(cfg)), sampler_(sources::make_sources(cfg, paths)) {}
+Agent::Agent(const config::Config& cfg, const eval::EvalConfig& eval_cfg, const HostPaths& paths,
+             const Clock& clock)
+    : clock_(clock), eval_cfg_(eval_cfg), sampler_(sources::make_sources(cfg, paths)) {}
 
 const eval::Evaluation& Agent::tick() {
   const TimePoint now = clock_.now();

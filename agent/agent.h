@@ -15,14 +15,18 @@
 
 namespace nodehealth {
 
-// The evaluator's thresholds from the validated config.
-eval::EvalConfig eval_config(const config::Config& cfg);
+// The evaluator's configuration: the eviction thresholds (from the kubelet's
+// files or the agent's config) and the agent's own early-warning settings.
+eval::EvalConfig eval_config(const config::EvictionSettings& eviction, const config::Config& cfg);
 
 class Agent {
  public:
-  Agent(const config::Config& cfg, const HostPaths& paths, const Clock& clock);
+  Agent(const config::Config& cfg, const eval::EvalConfig& eval_cfg, const HostPaths& paths,
+        const Clock& clock);
 
   void add_sink(Sink* sink) { sinks_.push_back(sink); }
+  // New thresholds (a kubelet config edit); the evaluator's memory is kept.
+  void set_eval_config(eval::EvalConfig cfg) { eval_cfg_ = std::move(cfg); }
   // Samples, evaluates, publishes to every sink, logs condition changes.
   const eval::Evaluation& tick();
 

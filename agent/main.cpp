@@ -15,12 +15,15 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/agent.h"
+#include "agent/commands/kubelet_config.h"
 #include "agent/config/config.h"
 #include "agent/loop.h"
 #include "agent/parse/quantity.h"
 #include "agent/sinks/http.h"
 #include "agent/sinks/snapshot.h"
+#include "agent/sources/psi_trigger.h"
 #include "agent/sources/sources.h"
+#include "agent/thresholds.h"
 #include "agent/version.h"
 
 namespace nh = nodehealth;
@@ -34,6 +37,9 @@ Usage: nodehealth <command> [flags]
 Commands:
   run       the daemon: sample, evaluate, serve /metrics, /status, /healthz
   status    take one sample, evaluate it, print the node's conditions
+  kubelet-config
+            the kubelet's effective configuration: --config + --config-dir
+            merged and defaulted as the kubelet does
   version   print the version
   help      this text; `nodehealth <command> --help` for a command's flags
 )";
@@ -198,8 +204,15 @@ int cmd_status(int argc, char** argv) {
   auto cfg = load(*args);
   if (!cfg) return 2;
   setup_logging(get(*args, "log-level").value_or("warn"));
+  const nh::HostPaths paths = host_paths(*cfg);
+  auto thresholds = nh::Thresholds::load(*cfg, paths);
+  if (!thresholds) {
+    std::fprintf(stderr, "nodehealth: invalid kubelet configuration: %s\n",
+                 thresholds.error().message.c_str());
+    return 2;
+  }
   nh::SystemClock clock;
-  nh::Agent agent(*cfg, host_paths(*cfg), clock);
+  nh::Agent agent(*cfg, nh::eval_config(thresholds->settings(), *cfg), paths, clock);
   nh::sinks::SnapshotStore store(node_name(*cfg));
   agent.add_sink(&store);
   agent.tick();
@@ -241,8 +254,13 @@ int cmd_run(int argc, char** argv) {
   }
   const std::string node = node_name(*cfg);
   const nh::HostPaths paths = host_paths(*cfg);
+  auto thresholds = nh::Thresholds::load(*cfg, paths);
+  if (!thresholds) {
+    spdlog::critical("invalid kubelet configuration: {}", thresholds.error().message);
+    return 2;
+  }
   nh::SystemClock clock;
-  nh::Agent agent(*cfg, paths, clock);
+  nh::Agent agent(*cfg, nh::eval_config(thresholds->settings(), *cfg), paths, clock);
   nh::sinks::SnapshotStore store(node);
   agent.add_sink(&store);
 
@@ -259,11 +277,55 @@ int cmd_run(int argc, char** argv) {
       "interval={} proc={} sys={} root={}",
       nh::version(), nh::commit(), node, cfg->listen_address, (*http)->port(),
       nh::parse::format_duration(cfg->sample_interval), paths.proc, paths.sys, paths.root);
+  spdlog::info("thresholds from {}", thresholds->origin());
+
+  auto& l = **loop;
+  bool reload_pending = false;
+  // The kubelet's files: re-read on change, keeping the old thresholds if the new are invalid.
+  if (auto w = thresholds->watch(); !w) {
+    spdlog::warn("kubelet config not watched, edits need a restart: {}", w.error().message);
+  } else if (thresholds->fd() >= 0) {
+    auto r = l.watch(thresholds->fd(), [&] { reload_pending |= thresholds->notice(); });
+    if (!r) spdlog::warn("kubelet config not watched: {}", r.error().message);
+  }
+
+  // PSI triggers: a burst of memory or IO stalls wakes the loop for a sample now.
+  auto last_tick = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  auto tick = [&] {
+    if (reload_pending) {
+      reload_pending = false;
+      if (thresholds->reload())
+        agent.set_eval_config(nh::eval_config(thresholds->settings(), *cfg));
+    }
+    last_tick = std::chrono::steady_clock::now();
+    agent.tick();
+  };
+  std::vector<nh::sources::PsiTrigger> triggers;
+  if (cfg->psi_triggers && cfg->source_on("psi")) {
+    std::vector<std::string> errors;
+    triggers = nh::sources::arm_psi_triggers(
+        paths, {"memory", "io"},
+        std::chrono::duration_cast<std::chrono::microseconds>(cfg->psi_trigger_stall),
+        std::chrono::duration_cast<std::chrono::microseconds>(cfg->psi_trigger_window), errors);
+    for (const auto& e : errors) spdlog::info("psi trigger unavailable, ticks only: {}", e);
+    for (auto& t : triggers) {
+      auto r = l.watch(t.fd.get(), [&, resource = t.resource] {
+        // At most one extra sample per 100ms, however often the kernel reports.
+        if (std::chrono::steady_clock::now() - last_tick < std::chrono::milliseconds(100)) return;
+        spdlog::debug("psi trigger: {} stalls, sampling now", resource);
+        tick();
+      });
+      if (!r) spdlog::warn("psi trigger not watched: {}", r.error().message);
+    }
+    if (!triggers.empty())
+      spdlog::info("psi triggers armed: some {} per {} on memory and io",
+                   nh::parse::format_duration(cfg->psi_trigger_stall),
+                   nh::parse::format_duration(cfg->psi_trigger_window));
+  }
 
   std::mt19937_64 rng(std::random_device{}());
-  auto& l = **loop;
   l.on_timer([&] {
-    agent.tick();
+    tick();
     if (auto r = l.arm_timer(jittered(cfg->sample_interval, rng)); !r) {
       spdlog::critical("timer failed: {}", r.error().message);
       l.stop();
@@ -292,6 +354,7 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   if (cmd == "run") return cmd_run(argc, argv);
   if (cmd == "status") return cmd_status(argc, argv);
+  if (cmd == "kubelet-config") return nh::commands::kubelet_config(argc, argv);
   if (cmd == "version" || cmd == "--version") {
     std::printf("nodehealth %s (commit %s)\n", nh::version(), nh::commit());
     return 0;

@@ -44,8 +44,9 @@ Result<void> Thresholds::watch() {
   return {};
 }
 
-bool Thresholds::on_change() {
-  if (!watch_ || !watch_->drain()) return false;
+bool Thresholds::notice() { return watch_ && watch_->drain(); }
+
+bool Thresholds::reload() {
   auto next = config::load_kubelet_eviction(file_, dir_);
   if (!next) {
     spdlog::error("kubelet config changed but is invalid, keeping the previous thresholds: {}",
@@ -73,14 +74,15 @@ std::string describe_changes(const config::EvictionSettings& before,
     if (bs == as) continue;
     // "hard/memory.available" -> "memory.available hard"
     const auto slash = key.find('/');
-    parts.push_back(fmt::format("{} {} {} -> {}", key.substr(slash + 1), key.substr(0, slash), bs,
-                                as));
+    parts.push_back(
+        fmt::format("{} {} {} -> {}", key.substr(slash + 1), key.substr(0, slash), bs, as));
   }
   if (before.pressure_transition_period != after.pressure_transition_period)
     parts.push_back(fmt::format(
         "evictionPressureTransitionPeriod {}s -> {}s",
         std::chrono::duration_cast<std::chrono::seconds>(before.pressure_transition_period).count(),
-        std::chrono::duration_cast<std::chrono::seconds>(after.pressure_transition_period).count()));
+        std::chrono::duration_cast<std::chrono::seconds>(after.pressure_transition_period)
+            .count()));
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
   return out;

@@ -31,8 +31,13 @@ class Thresholds {
   // Starts watching the kubelet's files; fd() is then readable on changes.
   Result<void> watch();
   int fd() const { return watch_ ? watch_->fd() : -1; }
-  // Call when fd() is readable: true when the thresholds changed.
-  bool on_change();
+  // Call when fd() is readable: true when the event concerns the kubelet's files.
+  // The owner reloads a little later (on its next tick), so that a file still
+  // being written is read whole.
+  bool notice();
+  // Re-reads the files: true when the thresholds changed (logged). An invalid
+  // configuration is logged and the previous thresholds are kept.
+  bool reload();
 
  private:
   std::optional<std::string> file_, dir_;

@@ -32,7 +32,7 @@ Kind agent_config_kind() {
 
 namespace {
 
-constexpr std::array<std::string_view, 21> kTopLevelKeys = {
+constexpr std::array<std::string_view, 25> kTopLevelKeys = {
     "apiVersion",
     "kind",
     "listenAddress",
@@ -44,6 +44,10 @@ constexpr std::array<std::string_view, 21> kTopLevelKeys = {
     "sysRoot",
     "filesystems",
     "kubelet",
+    "kubepodsCgroup",
+    "contention",
+    "forecast",
+    "psiTriggers",
     "sources",
     // The kubelet's own names (eviction.h).
     "evictionHard",
@@ -58,6 +62,10 @@ constexpr std::array<std::string_view, 21> kTopLevelKeys = {
 };
 constexpr std::array<std::string_view, 3> kFilesystemKeys = {"nodefs", "imagefs", "statfsTimeout"};
 constexpr std::array<std::string_view, 1> kSourceKeys = {"enabled"};
+constexpr std::array<std::string_view, 2> kContentionKeys = {"memoryStallPercent",
+                                                             "ioStallPercent"};
+constexpr std::array<std::string_view, 2> kForecastKeys = {"horizon", "window"};
+constexpr std::array<std::string_view, 3> kPsiTriggerKeys = {"enabled", "stall", "window"};
 constexpr std::array<std::string_view, 2> kKubeletKeys = {"configFile", "configDir"};
 constexpr std::array<std::string_view, 5> kLogLevels = {"trace", "debug", "info", "warn", "error"};
 
@@ -233,6 +241,7 @@ class Validator {
       }
     }
 
+    early_warnings(root, cfg);
     sources(root, cfg);
     return finish(std::move(cfg));
   }
@@ -346,6 +355,72 @@ class Validator {
     if (path_field(*k, "configDir", "/kubelet/configDir", "kubelet.configDir", false, dir)) {
       cfg.kubelet_config_dir = dir;
       cfg.kubelet_config_explicit = true;
+    }
+  }
+
+  std::optional<double> percent_field(const json& obj, const char* key, const std::string& ptr,
+                                      const std::string& keypath) {
+    const json* v = lookup(obj, key);
+    if (v == nullptr) return std::nullopt;
+    if (!v->is_number()) {
+      problem(ptr, keypath, "must be a number (a percentage, 0 < x <= 100), got " + describe(*v));
+      return std::nullopt;
+    }
+    const double x = v->get<double>();
+    if (!(x > 0 && x <= 100)) {
+      problem(ptr, keypath, "must be a percentage with 0 < x <= 100, got " + v->dump());
+      return std::nullopt;
+    }
+    return x;
+  }
+
+  void ranged_duration(const json& obj, const char* key, const std::string& section,
+                       std::chrono::nanoseconds lo, std::chrono::nanoseconds hi,
+                       const char* lo_text, const char* hi_text, std::chrono::nanoseconds& out) {
+    const std::string ptr = "/" + section + "/" + key;
+    const std::string keypath = section + "." + key;
+    if (auto d = duration_field(obj, key, ptr, keypath)) {
+      if (check_range(d->first, d->second, lo, hi, lo_text, hi_text, ptr, keypath)) out = d->first;
+    }
+  }
+
+  // The agent's own early warnings: kubepods cgroup, PSI contention, forecasts, PSI triggers.
+  void early_warnings(const json& root, Config& cfg) {
+    if (auto v = string_field(root, "kubepodsCgroup", "/kubepodsCgroup", "kubepodsCgroup")) {
+      if (v->empty() || v->starts_with("/") || v->find("..") != std::string::npos) {
+        problem("/kubepodsCgroup", "kubepodsCgroup",
+                "must be a cgroup name relative to the hierarchy root such as "
+                "\"kubepods.slice\", got " +
+                    quote(*v));
+      } else {
+        cfg.kubepods_cgroup = *v;
+      }
+    }
+    if (const json* c = mapping_field(root, "contention", "/contention", "contention")) {
+      unknown_keys(*c, "/contention", "contention.", kContentionKeys);
+      if (auto x = percent_field(*c, "memoryStallPercent", "/contention/memoryStallPercent",
+                                 "contention.memoryStallPercent"))
+        cfg.memory_stall_percent = *x;
+      if (auto x = percent_field(*c, "ioStallPercent", "/contention/ioStallPercent",
+                                 "contention.ioStallPercent"))
+        cfg.io_stall_percent = *x;
+    }
+    if (const json* f = mapping_field(root, "forecast", "/forecast", "forecast")) {
+      unknown_keys(*f, "/forecast", "forecast.", kForecastKeys);
+      ranged_duration(*f, "horizon", "forecast", 1min, 24h, "1m", "24h", cfg.forecast_horizon);
+      ranged_duration(*f, "window", "forecast", 1min, 1h, "1m", "1h", cfg.forecast_window);
+    }
+    if (const json* t = mapping_field(root, "psiTriggers", "/psiTriggers", "psiTriggers")) {
+      unknown_keys(*t, "/psiTriggers", "psiTriggers.", kPsiTriggerKeys);
+      if (auto b = bool_field(*t, "enabled", "/psiTriggers/enabled", "psiTriggers.enabled"))
+        cfg.psi_triggers = *b;
+      // The kernel accepts windows of 500ms..10s and a stall shorter than the window.
+      ranged_duration(*t, "window", "psiTriggers", 500ms, 10s, "500ms", "10s",
+                      cfg.psi_trigger_window);
+      ranged_duration(*t, "stall", "psiTriggers", 1ms, 10s, "1ms", "10s", cfg.psi_trigger_stall);
+      if (cfg.psi_trigger_stall >= cfg.psi_trigger_window)
+        problem("/psiTriggers/stall", "psiTriggers.stall",
+                "must be shorter than psiTriggers.window");
     }
   }
 

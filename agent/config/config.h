@@ -63,6 +63,22 @@ struct Config {
   std::optional<std::string> kubelet_config_dir;
   bool kubelet_config_explicit = false;
 
+  // kubepodsCgroup: the pods' cgroup name ("" = kubepods.slice, else kubepods).
+  std::string kubepods_cgroup;
+  // contention.memoryStallPercent / ioStallPercent: PSI `some` percentage at which the
+  // contention conditions turn True (KEP-5394's rule: avg10 and avg60 at or above it).
+  double memory_stall_percent = 10;
+  double io_stall_percent = 10;
+  // forecast.horizon: how soon a forecast crossing counts as imminent; forecast.window: how
+  // much history the trend uses.
+  std::chrono::nanoseconds forecast_horizon = std::chrono::minutes(10);
+  std::chrono::nanoseconds forecast_window = std::chrono::minutes(5);
+  // psiTriggers: sample at once when tasks stall on memory or IO for `stall` within `window`.
+  bool psi_triggers = true;
+  // A 2s window: without CAP_SYS_RESOURCE the kernel takes only multiples of 2s.
+  std::chrono::nanoseconds psi_trigger_stall = std::chrono::milliseconds(200);
+  std::chrono::nanoseconds psi_trigger_window = std::chrono::seconds(2);
+
   // sources.<name>.enabled; sources not listed are enabled.
   std::map<std::string, bool, std::less<>> source_enabled;
 

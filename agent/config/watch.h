@@ -30,7 +30,7 @@ class FileWatch {
   void add(const std::string& dir, bool recursive);
   UniqueFd fd_;
   std::vector<std::string> files_, dirs_;
-  std::set<int> whole_dir_watches_;  // watch descriptors where every event matters
+  std::set<int> whole_dir_watches_;           // watch descriptors where every event matters
   std::set<std::string, std::less<>> names_;  // watched files' names, in their directories
 };
 

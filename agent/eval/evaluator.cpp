@@ -22,17 +22,35 @@ struct SignalSpec {
   std::array<const char*, 2> sources;
 };
 constexpr std::array<SignalSpec, 7> kSignals{{
-    {"memory.available", SignalUnit::kBytes, kMemoryPressure, kMemoryEvictionImminent,
+    {"memory.available",
+     SignalUnit::kBytes,
+     kMemoryPressure,
+     kMemoryEvictionImminent,
      {"meminfo", "cgroup_memory"}},
-    {"allocatableMemory.available", SignalUnit::kBytes, kMemoryPressure, kMemoryEvictionImminent,
+    {"allocatableMemory.available",
+     SignalUnit::kBytes,
+     kMemoryPressure,
+     kMemoryEvictionImminent,
      {"kubepods", nullptr}},
-    {"nodefs.available", SignalUnit::kBytes, kDiskPressure, kDiskEvictionImminent,
+    {"nodefs.available",
+     SignalUnit::kBytes,
+     kDiskPressure,
+     kDiskEvictionImminent,
      {"filesystem", nullptr}},
-    {"nodefs.inodesFree", SignalUnit::kInodes, kDiskPressure, kDiskEvictionImminent,
+    {"nodefs.inodesFree",
+     SignalUnit::kInodes,
+     kDiskPressure,
+     kDiskEvictionImminent,
      {"filesystem", nullptr}},
-    {"imagefs.available", SignalUnit::kBytes, kDiskPressure, kDiskEvictionImminent,
+    {"imagefs.available",
+     SignalUnit::kBytes,
+     kDiskPressure,
+     kDiskEvictionImminent,
      {"filesystem", nullptr}},
-    {"imagefs.inodesFree", SignalUnit::kInodes, kDiskPressure, kDiskEvictionImminent,
+    {"imagefs.inodesFree",
+     SignalUnit::kInodes,
+     kDiskPressure,
+     kDiskEvictionImminent,
      {"filesystem", nullptr}},
     {"pid.available", SignalUnit::kPids, kPIDPressure, kPIDEvictionImminent, {"pids", nullptr}},
 }};
@@ -189,8 +207,8 @@ Condition pressure_condition(const PressureText& text, const Sample& sample,
     return next_condition(prev, text.type, ConditionStatus::kTrue, text.true_reason,
                           text.true_message, now);
   if (!missing.empty())
-    return next_condition(prev, text.type, ConditionStatus::kUnknown, "SignalUnavailable",
-                          missing, now);
+    return next_condition(prev, text.type, ConditionStatus::kUnknown, "SignalUnavailable", missing,
+                          now);
   return next_condition(prev, text.type, ConditionStatus::kFalse, text.false_reason,
                         text.false_message, now);
 }
@@ -234,14 +252,13 @@ Condition imminent_condition(const char* type, const Sample& sample,
         prev, type, ConditionStatus::kTrue, "EvictionThresholdForecast",
         fmt::format("{} is forecast to fall below its {} threshold {} in {} (trend {}/s)",
                     soonest->name, t.kind, t.configured,
-                    parse::format_duration(
-                        std::chrono::duration_cast<std::chrono::seconds>(*soonest->until_threshold)),
+                    parse::format_duration(std::chrono::duration_cast<std::chrono::seconds>(
+                        *soonest->until_threshold)),
                     format_amount(soonest->trend_per_second.value_or(0), soonest->unit)),
         now);
   }
   if (!any_data && !missing.empty())
-    return next_condition(prev, type, ConditionStatus::kUnknown, "SignalUnavailable", missing,
-                          now);
+    return next_condition(prev, type, ConditionStatus::kUnknown, "SignalUnavailable", missing, now);
   return next_condition(prev, type, ConditionStatus::kFalse, "NoEvictionThresholdForecast",
                         fmt::format("no eviction signal is forecast to reach its threshold "
                                     "within {}",
@@ -253,8 +270,7 @@ Condition imminent_condition(const char* type, const Sample& sample,
 // the threshold, clear when avg60 falls below it, otherwise keep the status.
 Condition contention_condition(const char* type, const char* what,
                                const std::optional<parse::Psi>& psi, double threshold,
-                               const std::string& no_data, const EvalState& prev,
-                               TimePoint now) {
+                               const std::string& no_data, const EvalState& prev, TimePoint now) {
   if (!psi)
     return next_condition(prev, type, ConditionStatus::kUnknown, "PressureStallUnavailable",
                           no_data, now);
@@ -262,28 +278,25 @@ Condition contention_condition(const char* type, const char* what,
   const bool set = some.avg60 >= threshold && some.avg10 >= threshold;
   const bool clear = some.avg60 < threshold;
   if (set || (was_true(prev, type) && !clear)) {
-    return next_condition(prev, type, ConditionStatus::kTrue,
-                          fmt::format("{}StallsHigh", what),
+    return next_condition(prev, type, ConditionStatus::kTrue, fmt::format("{}StallsHigh", what),
                           fmt::format("{} pressure stall (PSI some) avg10={:.2f}% avg60={:.2f}%, "
                                       "threshold {:g}%",
                                       what, some.avg10, some.avg60, threshold),
                           now);
   }
-  return next_condition(
-      prev, type, ConditionStatus::kFalse, fmt::format("{}StallsLow", what),
-      fmt::format("{} pressure stall (PSI some) avg60={:.2f}% is below {:g}%", what, some.avg60,
-                  threshold),
-      now);
+  return next_condition(prev, type, ConditionStatus::kFalse, fmt::format("{}StallsLow", what),
+                        fmt::format("{} pressure stall (PSI some) avg60={:.2f}% is below {:g}%",
+                                    what, some.avg60, threshold),
+                        now);
 }
 
 void contention_conditions(const Sample& s, const EvalState& prev, const EvalConfig& cfg,
                            TimePoint now, std::vector<Condition>& out) {
   const SourceStatus* psi_src = s.source("psi");
   const std::string node_no_data =
-      !psi_src ? std::string("no data: source psi is disabled")
-      : !psi_src->up
-          ? fmt::format("no data: source psi is down: {}", psi_src->error)
-          : std::string("this kernel reports no pressure stall information (PSI)");
+      !psi_src       ? std::string("no data: source psi is disabled")
+      : !psi_src->up ? fmt::format("no data: source psi is down: {}", psi_src->error)
+                     : std::string("this kernel reports no pressure stall information (PSI)");
   out.push_back(contention_condition(kMemoryContention, "Memory", s.psi.memory,
                                      cfg.memory_contention_percent, node_no_data, prev, now));
   out.push_back(contention_condition(kDiskContention, "IO", s.psi.io, cfg.io_contention_percent,
@@ -342,8 +355,7 @@ Evaluation evaluate(const Sample& sample, const EvalState& previous, const EvalC
     const Observed o = observe(sample, spec.name);
     v.available = o.available;
     v.capacity = o.capacity;
-    for (const auto& [kind, table] :
-         {std::pair{"hard", &cfg.hard}, std::pair{"soft", &cfg.soft}}) {
+    for (const auto& [kind, table] : {std::pair{"hard", &cfg.hard}, std::pair{"soft", &cfg.soft}}) {
       if (auto it = table->find(spec.name); it != table->end())
         v.thresholds.push_back(threshold_status(kind, spec, it->second, o, previous, next, now));
     }

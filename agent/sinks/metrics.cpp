@@ -51,9 +51,9 @@ void signals(Families& fams, const NodeStatus& st) {
                             "Available amount of an eviction signal, in the signal's unit "
                             "(bytes, inodes or PIDs), computed as the kubelet computes it.",
                             MetricType::Gauge);
-  auto& cap = fams.family("nodehealth_signal_capacity",
-                          "Capacity behind an eviction signal, in the signal's unit.",
-                          MetricType::Gauge);
+  auto& cap =
+      fams.family("nodehealth_signal_capacity",
+                  "Capacity behind an eviction signal, in the signal's unit.", MetricType::Gauge);
   auto& thr = fams.family("nodehealth_signal_threshold",
                           "Eviction threshold of a signal (type hard or soft) resolved to the "
                           "signal's unit; the kubelet evicts when available falls below it.",
@@ -118,8 +118,8 @@ void psi(Families& fams, const Sample& s) {
     if (!p) return;
     auto emit = [&](const char* kind, const parse::PsiLine& l) {
       add(total, {{"scope", scope}, {"resource", res}, {"kind", kind}}, double(l.total_us) / 1e6);
-      for (const auto& [window, avg] : {std::pair{"10s", l.avg10}, std::pair{"60s", l.avg60},
-                                        std::pair{"300s", l.avg300}})
+      for (const auto& [window, avg] :
+           {std::pair{"10s", l.avg10}, std::pair{"60s", l.avg60}, std::pair{"300s", l.avg300}})
         add(ratio, {{"scope", scope}, {"resource", res}, {"kind", kind}, {"window", window}},
             avg / 100);
     };

@@ -107,8 +107,7 @@ nlohmann::ordered_json status_json(const Snapshot& snap) {
                  {"configured", t.configured},
                  {"met", t.met}};
       if (t.min_reclaim) th["minimumReclaim"] = *t.min_reclaim;
-      if (t.kind == "soft")
-        th["gracePeriod"] = parse::format_duration(t.grace_period);
+      if (t.kind == "soft") th["gracePeriod"] = parse::format_duration(t.grace_period);
       if (t.first_observed) th["firstObserved"] = format_rfc3339(*t.first_observed);
       th["gracePeriodMet"] = t.grace_period_met;
       thresholds.push_back(std::move(th));

@@ -3,8 +3,8 @@
 
 #include <chrono>
 #include <optional>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nodehealth/clock.h"
@@ -28,13 +28,13 @@ const char* to_string(SignalUnit u);  // "bytes" | "inodes" | "pids"
 
 // One threshold of a signal, as the kubelet's eviction manager sees it.
 struct ThresholdStatus {
-  std::string kind;                    // "hard" | "soft"
-  std::string configured;              // as configured ("100Mi", "10%")
-  std::optional<double> value;         // resolved to the signal's unit (absent without capacity)
-  std::optional<double> min_reclaim;   // resolved evictionMinimumReclaim, if any
+  std::string kind;                   // "hard" | "soft"
+  std::string configured;             // as configured ("100Mi", "10%")
+  std::optional<double> value;        // resolved to the signal's unit (absent without capacity)
+  std::optional<double> min_reclaim;  // resolved evictionMinimumReclaim, if any
   std::chrono::nanoseconds grace_period{0};  // soft only
-  bool met = false;        // available < value now, or still short of value + min_reclaim
-  std::optional<TimePoint> first_observed;   // since when it has been met
+  bool met = false;  // available < value now, or still short of value + min_reclaim
+  std::optional<TimePoint> first_observed;  // since when it has been met
   bool grace_period_met = false;  // met for at least its grace period: the kubelet would evict
 };
 

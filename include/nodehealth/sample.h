@@ -35,10 +35,10 @@ struct CgroupMemory {
 // The cgroup all pods live in (kubepods.slice with the systemd driver, kubepods
 // with cgroupfs), for allocatableMemory.available and pod-level PSI.
 struct KubepodsCgroup {
-  std::string name;                    // e.g. "kubepods.slice"
-  std::optional<uint64_t> limit_bytes; // v1 memory.limit_in_bytes / v2 memory.max; none: unlimited
-  uint64_t usage_bytes = 0;            // v1 memory.usage_in_bytes / v2 memory.current
-  uint64_t inactive_file_bytes = 0;    // v1 total_inactive_file / v2 inactive_file
+  std::string name;                     // e.g. "kubepods.slice"
+  std::optional<uint64_t> limit_bytes;  // v1 memory.limit_in_bytes / v2 memory.max; none: unlimited
+  uint64_t usage_bytes = 0;             // v1 memory.usage_in_bytes / v2 memory.current
+  uint64_t inactive_file_bytes = 0;     // v1 total_inactive_file / v2 inactive_file
   std::optional<parse::Psi> memory_pressure, io_pressure;  // v2 pressure files when present
 };
 

@@ -26,7 +26,7 @@ class FixtureStatusTest(unittest.TestCase):
         self.assertEqual((pid["available"], pid["capacity"]), nodecalc.pid_available(proc))
         self.assertEqual(mem["thresholds"][0]["value"], 100 * 1024 * 1024)  # kubelet default
         up = {s["name"]: s["up"] for s in doc["sources"]}
-        for src in ("meminfo", "cgroup_memory", "pids", "psi", "network"):
+        for src in ("meminfo", "cgroup_memory", "kubepods", "pids", "psi", "network"):
             self.assertTrue(up[src], (case, src, doc["sources"]))
         return doc
 
@@ -67,7 +67,7 @@ class FixtureStatusTest(unittest.TestCase):
                                    r"\d\d:\d\d:\d\d \+0000\s+.*KubeletHasSufficientMemory\s+"
                                    r"kubelet has sufficient memory available\n")
         self.assertIn("Signals:", lines)
-        self.assertRegex(r.stdout, r"\n  memory\.available\s+\S+\s+100Mi hard\s+\S+\s+no\n")
+        self.assertRegex(r.stdout, r"\n  memory\.available\s+\S+\s+100Mi hard\s+\S+\s+-\s+no\n")
         self.assertIn("Sources:", lines)
 
     def test_json_conditions_are_node_conditions(self):
@@ -75,7 +75,9 @@ class FixtureStatusTest(unittest.TestCase):
         keys = {"type", "status", "lastHeartbeatTime", "lastTransitionTime", "reason", "message"}
         types = [c["type"] for c in doc["conditions"]]
         self.assertEqual(types, ["MemoryPressure", "DiskPressure", "PIDPressure",
-                                 "DefaultRouteUnavailable"])
+                                 "DefaultRouteUnavailable", "MemoryContention", "DiskContention",
+                                 "MemoryEvictionImminent", "DiskEvictionImminent",
+                                 "PIDEvictionImminent"])
         for c in doc["conditions"]:
             self.assertEqual(set(c), keys)
             self.assertIn(c["status"], ("True", "False", "Unknown"))

@@ -24,10 +24,11 @@ class HttpTest(unittest.TestCase):
         self.assertEqual(headers["Content-Type"], "application/json")
         doc = json.loads(body)
         self.assertEqual(doc["node"], "fixture-node")
-        self.assertEqual(len(doc["conditions"]), 4)
+        self.assertEqual(len(doc["conditions"]), 9)
         self.assertEqual({s["signal"] for s in doc["signals"]},
-                         {"memory.available", "nodefs.available", "nodefs.inodesFree",
-                          "imagefs.available", "imagefs.inodesFree", "pid.available"})
+                         {"memory.available", "allocatableMemory.available", "nodefs.available",
+                          "nodefs.inodesFree", "imagefs.available", "imagefs.inodesFree",
+                          "pid.available"})
 
     def test_healthz_and_index(self):
         self.assertEqual(http_get(self.agent.port, "/healthz")[0:3:2], (200, "ok\n"))

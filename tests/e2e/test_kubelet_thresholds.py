@@ -47,7 +47,7 @@ kubelet:
 """ % (self.main, self.dropins)
 
     def test_merged_thresholds_and_live_edits(self):
-        with Agent("--host-root", HYBRID, config=self.config) as agent:
+        with Agent(config=self.config) as agent:  # kubelet paths are host paths
             m = agent.metrics()
             self.assertEqual(threshold(m, "memory.available", "hard"), 300 * 1024 ** 2)  # drop-in
             self.assertEqual(threshold(m, "memory.available", "soft"), 1024 ** 3)
@@ -74,9 +74,10 @@ kubelet:
             # An invalid edit: logged, the old thresholds stay.
             write(os.path.join(self.dropins, "40-bad.conf"),
                   "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
-                  "evictionSoft:\n  memory.available: 2Gi\n")  # no grace period
+                  "evictionHard:\n  memory.available: 2Gi\n"
+                  "evictionSoft:\n  nodefs.available: 20%\n")  # no grace period
             wait_until(lambda: "grace period must be specified for the soft eviction threshold "
-                               "memory.available" in agent.logs(), 10, what="the error in the log")
+                               "nodefs.available" in agent.logs(), 10, what="the error in the log")
             time.sleep(0.5)
             m = agent.metrics()
             self.assertEqual(threshold(m, "memory.available", "soft"), 1024 ** 3)

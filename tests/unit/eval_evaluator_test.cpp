@@ -120,7 +120,7 @@ TEST_CASE("facts §1 percentage thresholds resolve against capacity, truncated",
   s.nodefs->available_bytes = 100;
   auto ev = eval::evaluate(s, {}, kubelet_defaults(), clock.now());
   CHECK(*signal(ev, "nodefs.available").threshold("hard")->value == 100.0);  // trunc(100.1)
-  CHECK_FALSE(signal(ev, "nodefs.available").threshold("hard")->met);                // 100 < 100 is false
+  CHECK_FALSE(signal(ev, "nodefs.available").threshold("hard")->met);        // 100 < 100 is false
   s.nodefs->available_bytes = 99;
   ev = eval::evaluate(s, {}, kubelet_defaults(), clock.now());
   CHECK(signal(ev, "nodefs.available").threshold("hard")->met);
@@ -308,9 +308,10 @@ TEST_CASE("network condition: default route, interface state and carrier", "[eva
 
 // ---- The kubelet's soft thresholds, grace periods and minimum reclaim -------------------
 
-TEST_CASE("facts §1 a soft threshold sets the condition at once; its grace period only gates "
-          "eviction",
-          "[eval]") {
+TEST_CASE(
+    "facts §1 a soft threshold sets the condition at once; its grace period only gates "
+    "eviction",
+    "[eval]") {
   FakeClock clock;
   auto cfg = kubelet_defaults();
   eval::Threshold soft = quantity(2 * kGi, "2Gi");
@@ -354,9 +355,10 @@ TEST_CASE("facts §1 a soft threshold that clears before its grace period restar
   CHECK_FALSE(signal(ev, "memory.available").threshold("soft")->grace_period_met);
 }
 
-TEST_CASE("facts §1 minimum reclaim: a threshold that drove eviction stays met until available "
-          "exceeds threshold + minReclaim",
-          "[eval]") {
+TEST_CASE(
+    "facts §1 minimum reclaim: a threshold that drove eviction stays met until available "
+    "exceeds threshold + minReclaim",
+    "[eval]") {
   FakeClock clock;
   auto cfg = kubelet_defaults();
   cfg.pressure_transition_period = 0s;  // isolate the minimum-reclaim rule
@@ -495,9 +497,10 @@ TEST_CASE("contention is Unknown where the kernel has no PSI", "[eval]") {
 
 // ---- Eviction imminent: forecasts ---------------------------------------------------------
 
-TEST_CASE("eviction imminent: a steady decline within the horizon sets the condition, "
-          "recovery clears it",
-          "[eval]") {
+TEST_CASE(
+    "eviction imminent: a steady decline within the horizon sets the condition, "
+    "recovery clears it",
+    "[eval]") {
   FakeClock clock;
   auto cfg = kubelet_defaults();
   cfg.forecast_horizon = 10min;
@@ -530,8 +533,9 @@ TEST_CASE("eviction imminent: a steady decline within the horizon sets the condi
   CHECK(*sig.trend_per_second < 0);
   CHECK(cond(ev, "DiskEvictionImminent").status == ConditionStatus::kTrue);
   CHECK(cond(ev, "DiskEvictionImminent").reason == "EvictionThresholdForecast");
-  CHECK(cond(ev, "DiskEvictionImminent").message.starts_with(
-      "nodefs.available is forecast to fall below its hard threshold 10% in "));
+  CHECK(cond(ev, "DiskEvictionImminent")
+            .message.starts_with(
+                "nodefs.available is forecast to fall below its hard threshold 10% in "));
   CHECK(cond(ev, "MemoryEvictionImminent").status == ConditionStatus::kFalse);
 
   // Space freed and flat from here: the trend turns up, the forecast goes away.

@@ -92,9 +92,10 @@ TEST_CASE("metrics: conditions kube-state-metrics style, signals, PSI in base un
   CHECK(text.find("nodehealth_signal_threshold{signal=\"memory.available\",type=\"hard\"} "
                   "104857600") != std::string::npos);
   CHECK(text.find("nodehealth_signal_threshold{signal=\"pid.available\"") == std::string::npos);
-  CHECK(text.find("nodehealth_psi_stall_seconds_total{scope=\"node\",resource=\"memory\",kind=\"some\"} 2.5") !=
-        std::string::npos);
-  CHECK(text.find("nodehealth_psi_stall_ratio{scope=\"node\",resource=\"memory\",kind=\"some\",window=\"10s\"} "
+  CHECK(text.find("nodehealth_psi_stall_seconds_total{scope=\"node\",resource=\"memory\",kind="
+                  "\"some\"} 2.5") != std::string::npos);
+  CHECK(text.find("nodehealth_psi_stall_ratio{scope=\"node\",resource=\"memory\",kind=\"some\","
+                  "window=\"10s\"} "
                   "0.015") != std::string::npos);
   CHECK(text.find("nodehealth_source_up{source=\"filesystem\"} 0") != std::string::npos);
   CHECK(text.find("# TYPE nodehealth_psi_stall_seconds_total counter") != std::string::npos);

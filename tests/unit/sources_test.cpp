@@ -208,6 +208,6 @@ TEST_CASE("source registry: names in order, config disables a source", "[sources
   const auto made = make_sources(cfg, fixture("cgroup-v2"));
   std::vector<std::string_view> made_names;
   for (const auto& m : made) made_names.push_back(m->name());
-  CHECK(made_names == std::vector<std::string_view>{"meminfo", "cgroup_memory", "kubepods",
-                                                    "pids", "filesystem", "network"});
+  CHECK(made_names == std::vector<std::string_view>{"meminfo", "cgroup_memory", "kubepods", "pids",
+                                                    "filesystem", "network"});
 }
