@@ -58,6 +58,27 @@ def memory_available(proc, sys_root):
     return capacity - working_set, capacity
 
 
+def allocatable_available(proc, sys_root):
+    """(available, capacity) of allocatableMemory.available from the kubepods cgroup's limit
+    and working set, or None without a kubepods cgroup."""
+    v2, v1 = cgroup_mounts(proc)
+    for name in ("kubepods.slice", "kubepods"):
+        if v1 and os.path.exists(os.path.join(host(sys_root, v1), name, "memory.usage_in_bytes")):
+            d = os.path.join(host(sys_root, v1), name)
+            limit = int(read(os.path.join(d, "memory.limit_in_bytes")))
+            usage = int(read(os.path.join(d, "memory.usage_in_bytes")))
+            inactive = keyed(os.path.join(d, "memory.stat"))["total_inactive_file"]
+        elif v2 and os.path.exists(os.path.join(host(sys_root, v2), name, "memory.current")):
+            d = os.path.join(host(sys_root, v2), name)
+            limit = int(read(os.path.join(d, "memory.max")))
+            usage = int(read(os.path.join(d, "memory.current")))
+            inactive = keyed(os.path.join(d, "memory.stat"))["inactive_file"]
+        else:
+            continue
+        return limit - max(0, usage - inactive), limit
+    return None
+
+
 def pid_available(proc):
     pid_max = int(read(os.path.join(proc, "sys/kernel/pid_max")))
     threads_max = int(read(os.path.join(proc, "sys/kernel/threads-max")))

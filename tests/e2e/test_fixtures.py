@@ -22,6 +22,9 @@ class FixtureStatusTest(unittest.TestCase):
         mem = nodecalc.signal(doc, "memory.available")
         self.assertEqual((mem["available"], mem["capacity"]),
                          nodecalc.memory_available(proc, sys_root))
+        alloc = nodecalc.signal(doc, "allocatableMemory.available")
+        want = nodecalc.allocatable_available(proc, sys_root)
+        self.assertEqual((alloc["available"], alloc["capacity"]), want or (None, None))
         pid = nodecalc.signal(doc, "pid.available")
         self.assertEqual((pid["available"], pid["capacity"]), nodecalc.pid_available(proc))
         self.assertEqual(mem["thresholds"][0]["value"], 100 * 1024 * 1024)  # kubelet default
@@ -38,6 +41,9 @@ class FixtureStatusTest(unittest.TestCase):
     def test_cgroup_v2_uses_root_memory_stat(self):
         doc = self.check_signals("cgroup-v2")
         self.assertEqual(doc["network"]["interface"], "ens5")
+        self.assertIsNotNone(nodecalc.signal(doc, "allocatableMemory.available")["available"])
+        # Pod-level PSI from kubepods.slice: the kubepods contention conditions appear.
+        self.assertEqual(nodecalc.condition(doc, "KubepodsMemoryContention")["status"], "False")
 
     def test_cgroup_v1_without_psi_and_without_default_route(self):
         doc = self.check_signals("cgroup-v1")

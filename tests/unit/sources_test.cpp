@@ -211,3 +211,41 @@ TEST_CASE("source registry: names in order, config disables a source", "[sources
   CHECK(made_names == std::vector<std::string_view>{"meminfo", "cgroup_memory", "kubepods", "pids",
                                                     "filesystem", "network"});
 }
+
+TEST_CASE("facts §1 kubepods source on v2: memory.max, memory.current, inactive_file and PSI",
+          "[sources]") {
+  Result<void> r;
+  Sample s = collect(*make_kubepods_source(fixture("cgroup-v2"), ""), &r);
+  REQUIRE(r);
+  REQUIRE(s.kubepods);
+  CHECK(s.kubepods->name == "kubepods.slice");
+  CHECK(s.kubepods->limit_bytes == std::optional<uint64_t>(15032385536ull));
+  CHECK(s.kubepods->usage_bytes == 4294967296ull);
+  CHECK(s.kubepods->inactive_file_bytes == 1073741824ull);
+  REQUIRE(s.kubepods->memory_pressure);
+  CHECK(s.kubepods->memory_pressure->some.avg10 == Approx(1.25));
+  CHECK(s.kubepods->io_pressure);
+}
+
+TEST_CASE("facts §1 kubepods source on v1: limit_in_bytes, usage and total_inactive_file",
+          "[sources]") {
+  Result<void> r;
+  Sample s = collect(*make_kubepods_source(fixture("cgroup-v1"), ""), &r);
+  REQUIRE(r);
+  REQUIRE(s.kubepods);
+  CHECK(s.kubepods->name == "kubepods");
+  CHECK(s.kubepods->limit_bytes == std::optional<uint64_t>(7516192768ull));
+  CHECK(s.kubepods->inactive_file_bytes == 939524096ull);
+  CHECK_FALSE(s.kubepods->memory_pressure);  // no v2 hierarchy: no pod-level PSI
+}
+
+TEST_CASE("kubepods source: no kubepods cgroup is no data, and a named one is honoured",
+          "[sources]") {
+  Result<void> r;
+  Sample plain = collect(*make_kubepods_source(fixture("debian12-hybrid"), ""), &r);
+  CHECK(r);
+  CHECK_FALSE(plain.kubepods);
+  Sample named = collect(*make_kubepods_source(fixture("cgroup-v2"), "other.slice"), &r);
+  CHECK(r);
+  CHECK_FALSE(named.kubepods);
+}
