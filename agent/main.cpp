@@ -18,6 +18,7 @@
 #include "agent/commands/kubelet_config.h"
 #include "agent/config/config.h"
 #include "agent/loop.h"
+#include "agent/notify.h"
 #include "agent/parse/quantity.h"
 #include "agent/sinks/http.h"
 #include "agent/sinks/snapshot.h"
@@ -291,6 +292,13 @@ int cmd_run(int argc, char** argv) {
 
   // PSI triggers: a burst of memory or IO stalls wakes the loop for a sample now.
   auto last_tick = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  auto notifier = nh::SystemdNotifier::from_env();
+  if (notifier.watchdog() && cfg->sample_interval * 21 / 20 > *notifier.watchdog() / 2)
+    spdlog::warn("systemd watchdog: WatchdogSec={} is shorter than twice sampleInterval={}: "
+                 "systemd may restart the agent; raise WatchdogSec",
+                 nh::parse::format_duration(*notifier.watchdog()),
+                 nh::parse::format_duration(cfg->sample_interval));
+  bool ready = false;
   auto tick = [&] {
     if (reload_pending) {
       reload_pending = false;
@@ -299,6 +307,13 @@ int cmd_run(int argc, char** argv) {
     }
     last_tick = std::chrono::steady_clock::now();
     agent.tick();
+    // systemd: started once the first sample is served; alive while the loop ticks.
+    if (!ready) {
+      ready = true;
+      if (auto r = notifier.send("READY=1\nSTATUS=sampling"); !r)
+        spdlog::warn("systemd notify failed: {}", r.error().message);
+    }
+    notifier.keepalive(last_tick);
   };
   std::vector<nh::sources::PsiTrigger> triggers;
   if (cfg->psi_triggers && cfg->source_on("psi")) {
@@ -340,6 +355,7 @@ int cmd_run(int argc, char** argv) {
     spdlog::critical("event loop failed: {}", ended.error().message);
     return 1;
   }
+  (void)notifier.send("STOPPING=1");
   spdlog::info("nodehealth stopping: signal={}", *ended ? strsignal(*ended) : "none");
   return 0;
 }
