@@ -34,38 +34,10 @@ bool valid_signal(std::string_view s) {
 }
 bool is_containerfs(std::string_view s) { return s.starts_with("containerfs."); }
 
-// Optimal string alignment distance, for "did you mean".
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  const std::size_t n = a.size(), m = b.size();
-  std::vector<std::vector<std::size_t>> d(n + 1, std::vector<std::size_t>(m + 1));
-  for (std::size_t i = 0; i <= n; ++i) d[i][0] = i;
-  for (std::size_t j = 0; j <= m; ++j) d[0][j] = j;
-  for (std::size_t i = 1; i <= n; ++i) {
-    for (std::size_t j = 1; j <= m; ++j) {
-      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[n][m];
-}
-
 // The kubelet's "unsupported eviction signal %v", plus a suggestion within edit distance 2.
 std::string unsupported_signal(std::string_view signal) {
-  std::string msg = "unsupported eviction signal " + std::string(signal);
-  std::string_view best;
-  std::size_t best_d = 3;
-  for (std::string_view c : kKubeletSignals) {
-    const std::size_t dist = edit_distance(signal, c);
-    if (dist < best_d) {
-      best_d = dist;
-      best = c;
-    }
-  }
-  if (!best.empty()) msg += ", did you mean \"" + std::string(best) + "\"?";
-  return msg;
+  return "unsupported eviction signal " + std::string(signal) +
+         did_you_mean(signal, kKubeletSignals);
 }
 
 // strconv.ParseFloat(s, 32) for a text parse_threshold already accepted as Go float syntax.

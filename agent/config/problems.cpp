@@ -66,4 +66,39 @@ const json* lookup(const json& obj, std::string_view key) {
   return &*it;
 }
 
+namespace {
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  const std::size_t n = a.size(), m = b.size();
+  std::vector<std::vector<std::size_t>> d(n + 1, std::vector<std::size_t>(m + 1));
+  for (std::size_t i = 0; i <= n; ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= m; ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= n; ++i) {
+    for (std::size_t j = 1; j <= m; ++j) {
+      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[n][m];
+}
+
+}  // namespace
+
+std::string did_you_mean(std::string_view key, std::span<const std::string_view> candidates) {
+  std::string_view best;
+  std::size_t best_d = 3;
+  for (std::string_view c : candidates) {
+    const std::size_t dist = edit_distance(key, c);
+    if (dist < best_d) {
+      best_d = dist;
+      best = c;
+    }
+  }
+  if (best.empty()) return "";
+  return ", did you mean \"" + std::string(best) + "\"?";
+}
+
 }  // namespace nodehealth::config

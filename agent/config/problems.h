@@ -4,6 +4,7 @@
 // configuration) and eviction.cpp (the kubelet's eviction fields, in either configuration).
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,5 +47,10 @@ std::string quote(std::string_view s);
 // The value of `key` in the object `obj`, or nullptr when `obj` is not an object, the key is
 // absent, or its value is null (null = not set, as in Go).
 const nlohmann::json* lookup(const nlohmann::json& obj, std::string_view key);
+
+// ", did you mean \"x\"?" for the candidate closest to `key` within edit distance 2
+// (optimal string alignment: Levenshtein plus adjacent transpositions; the first one on a
+// tie), or "" when none is that close.
+std::string did_you_mean(std::string_view key, std::span<const std::string_view> candidates);
 
 }  // namespace nodehealth::config

@@ -9,6 +9,8 @@
 // spaces in a row, which is why the line is split on single spaces.
 #include "agent/parse/mountinfo.h"
 
+#include "agent/parse/text.h"
+
 #include <charconv>
 #include <system_error>
 #include <utility>
@@ -16,31 +18,7 @@
 namespace nodehealth::parse {
 namespace {
 
-std::string quote(std::string_view s) {
-  constexpr size_t kMax = 160;
-  std::string out = "\"";
-  const char* hex = "0123456789abcdef";
-  size_t n = 0;
-  for (char ch : s) {
-    if (n++ == kMax) {
-      out += "...";
-      break;
-    }
-    auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20 || c >= 0x7f) {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 0xf];
-    } else {
-      out += ch;
-    }
-  }
-  out += '"';
-  return out;
-}
+std::string quote(std::string_view s) { return quote_excerpt(s, 160); }
 
 bool is_octal(char c) { return c >= '0' && c <= '7'; }
 

@@ -1,6 +1,8 @@
 // Pure parsers for /proc and cgroup files. See proc.h.
 #include "agent/parse/proc.h"
 
+#include "agent/parse/text.h"
+
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -11,33 +13,7 @@
 namespace nodehealth::parse {
 namespace {
 
-// Quotes `s` for an error message: printable ASCII kept, the rest escaped,
-// long text shortened so that one bad line cannot flood a log.
-std::string quote(std::string_view s) {
-  constexpr size_t kMax = 96;
-  std::string out = "\"";
-  const char* hex = "0123456789abcdef";
-  size_t n = 0;
-  for (char ch : s) {
-    if (n++ == kMax) {
-      out += "...";
-      break;
-    }
-    auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20 || c >= 0x7f) {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 0xf];
-    } else {
-      out += ch;
-    }
-  }
-  out += '"';
-  return out;
-}
+std::string quote(std::string_view s) { return quote_excerpt(s, 96); }
 
 std::string at_line(std::string_view kind, size_t line) {
   return std::string(kind) + ": line " + std::to_string(line) + ": ";

@@ -12,14 +12,6 @@
 namespace nodehealth::sources {
 namespace {
 
-Result<std::map<std::string, uint64_t, std::less<>>> read_keyed(const std::string& path) {
-  auto text = read_file(path);
-  if (!text) return std::unexpected(text.error());
-  auto keyed = parse::parse_flat_keyed(*text);
-  if (!keyed) return std::unexpected(with_context(path, keyed.error()));
-  return keyed;
-}
-
 Result<uint64_t> need(const std::map<std::string, uint64_t, std::less<>>& keyed,
                       std::string_view key, const std::string& path) {
   auto it = keyed.find(key);
@@ -105,10 +97,8 @@ class CgroupMemorySource final : public Source {
       return mem;
     }
     const std::string usage_path = dir_ + "/memory.usage_in_bytes";
-    auto usage_text = read_file(usage_path);
-    if (!usage_text) return std::unexpected(usage_text.error());
-    auto usage = parse::parse_u64_file(*usage_text);
-    if (!usage) return std::unexpected(with_context(usage_path, usage.error()));
+    auto usage = read_u64(usage_path);
+    if (!usage) return std::unexpected(usage.error());
     auto inactive = need(*stat, "total_inactive_file", stat_path);
     if (!inactive) return std::unexpected(inactive.error());
     mem.path = usage_path;

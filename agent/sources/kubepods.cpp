@@ -20,24 +20,6 @@ constexpr uint64_t kV1Unlimited = 0x7FFFFFFFFFFFF000ull;
 
 bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
-Result<uint64_t> read_u64(const std::string& path) {
-  auto text = read_file(path);
-  if (!text) return std::unexpected(text.error());
-  auto v = parse::parse_u64_file(*text);
-  if (!v) return std::unexpected(with_context(path, v.error()));
-  return v;
-}
-
-Result<uint64_t> stat_field(const std::string& path, std::string_view key) {
-  auto text = read_file(path);
-  if (!text) return std::unexpected(text.error());
-  auto keyed = parse::parse_flat_keyed(*text);
-  if (!keyed) return std::unexpected(with_context(path, keyed.error()));
-  auto it = keyed->find(key);
-  if (it == keyed->end()) return fail(path + ": no \"" + std::string(key) + "\" field");
-  return it->second;
-}
-
 std::optional<parse::Psi> read_psi(const std::string& path) {
   auto text = read_file(path);
   if (!text) return std::nullopt;
@@ -87,7 +69,7 @@ class KubepodsSource final : public Source {
     if (!limit) return std::unexpected(limit.error());
     auto usage = read_u64(dir + "/memory.usage_in_bytes");
     if (!usage) return std::unexpected(usage.error());
-    auto inactive = stat_field(dir + "/memory.stat", "total_inactive_file");
+    auto inactive = read_keyed_field(dir + "/memory.stat", "total_inactive_file");
     if (!inactive) return std::unexpected(inactive.error());
     if (*limit < kV1Unlimited) k.limit_bytes = *limit;
     k.usage_bytes = *usage;
@@ -105,7 +87,7 @@ class KubepodsSource final : public Source {
     }
     auto usage = read_u64(dir + "/memory.current");
     if (!usage) return std::unexpected(usage.error());
-    auto inactive = stat_field(dir + "/memory.stat", "inactive_file");
+    auto inactive = read_keyed_field(dir + "/memory.stat", "inactive_file");
     if (!inactive) return std::unexpected(inactive.error());
     k.usage_bytes = *usage;
     k.inactive_file_bytes = *inactive;

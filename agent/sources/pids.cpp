@@ -8,14 +8,6 @@
 namespace nodehealth::sources {
 namespace {
 
-Result<uint64_t> read_u64(const std::string& path) {
-  auto text = read_file(path);
-  if (!text) return std::unexpected(text.error());
-  auto v = parse::parse_u64_file(*text);
-  if (!v) return std::unexpected(with_context(path, v.error()));
-  return v;
-}
-
 class PidsSource final : public Source {
  public:
   explicit PidsSource(const HostPaths& paths)
