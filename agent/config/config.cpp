@@ -32,34 +32,20 @@ Kind agent_config_kind() {
 
 namespace {
 
-constexpr std::array<std::string_view, 25> kTopLevelKeys = {
-    "apiVersion",
-    "kind",
-    "listenAddress",
-    "nodeName",
-    "sampleInterval",
-    "logLevel",
-    "hostRoot",
-    "procRoot",
-    "sysRoot",
-    "filesystems",
-    "kubelet",
-    "kubepodsCgroup",
-    "contention",
-    "forecast",
-    "psiTriggers",
-    "sources",
-    // The kubelet's own names (eviction.h).
-    "evictionHard",
-    "evictionSoft",
-    "evictionSoftGracePeriod",
-    "evictionMinimumReclaim",
-    "evictionPressureTransitionPeriod",
-    "mergeDefaultEvictionSettings",
-    "kubeReserved",
-    "systemReserved",
-    "enforceNodeAllocatable",
+// The agent's own top-level keys; the kubelet's eviction fields (kEvictionKeys) are accepted too.
+constexpr std::array<std::string_view, 16> kAgentKeys = {
+    "apiVersion", "kind",     "listenAddress", "nodeName",    "sampleInterval", "logLevel",
+    "hostRoot",   "procRoot", "sysRoot",       "filesystems", "kubelet",        "kubepodsCgroup",
+    "contention", "forecast", "psiTriggers",   "sources",
 };
+const std::vector<std::string_view>& top_level_keys() {
+  static const std::vector<std::string_view> keys = [] {
+    std::vector<std::string_view> all(kAgentKeys.begin(), kAgentKeys.end());
+    all.insert(all.end(), std::begin(kEvictionKeys), std::end(kEvictionKeys));
+    return all;
+  }();
+  return keys;
+}
 constexpr std::array<std::string_view, 3> kFilesystemKeys = {"nodefs", "imagefs", "statfsTimeout"};
 constexpr std::array<std::string_view, 1> kSourceKeys = {"enabled"};
 constexpr std::array<std::string_view, 2> kContentionKeys = {"memoryStallPercent",
@@ -133,11 +119,11 @@ class Validator {
     }
 
     for (const auto& [key, value] : root.items()) {
-      if (contains(kTopLevelKeys, key)) continue;
-      std::string hint = did_you_mean(key, kTopLevelKeys);
+      if (contains(top_level_keys(), key)) continue;
+      std::string hint = did_you_mean(key, top_level_keys());
       if (hint.empty() && key.find('.') != std::string::npos) {
         const std::string head = key.substr(0, key.find('.'));
-        if (contains(kTopLevelKeys, head)) {
+        if (contains(top_level_keys(), head)) {
           hint = ", write it nested: \"" + head + ":\" then \"" + key.substr(head.size() + 1) +
                  ":\" on the next line, indented";
         }
