@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/agent.h"
+#include "agent/commands/args.h"
 #include "agent/commands/kubelet_config.h"
 #include "agent/config/config.h"
 #include "agent/loop.h"
@@ -80,54 +81,9 @@ Flags:
                          plus the signals)
 )";
 
-struct Args {
-  std::map<std::string, std::string> values;
-  bool help = false;
-};
+using nh::commands::Args;
 
-// Parses "--name value", "--name=value", "-o value", "-h". Unknown flags are errors.
-std::optional<Args> parse_args(int argc, char** argv, int first,
-                               const std::vector<std::string>& known) {
-  Args a;
-  for (int i = first; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "-h" || arg == "--help") {
-      a.help = true;
-      continue;
-    }
-    if (arg == "-o") arg = "--output";
-    if (!arg.starts_with("--")) {
-      std::fprintf(stderr, "nodehealth: unexpected argument \"%s\"\n", arg.c_str());
-      return std::nullopt;
-    }
-    std::string name = arg.substr(2), value;
-    bool has_value = false;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name.resize(eq);
-      has_value = true;
-    }
-    if (std::find(known.begin(), known.end(), name) == known.end()) {
-      std::fprintf(stderr, "nodehealth: unknown flag --%s (see --help)\n", name.c_str());
-      return std::nullopt;
-    }
-    if (!has_value) {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "nodehealth: flag --%s needs a value\n", name.c_str());
-        return std::nullopt;
-      }
-      value = argv[++i];
-    }
-    a.values[name] = value;
-  }
-  return a;
-}
-
-std::optional<std::string> get(const Args& a, const std::string& name) {
-  auto it = a.values.find(name);
-  if (it == a.values.end()) return std::nullopt;
-  return it->second;
-}
+std::optional<std::string> get(const Args& a, const std::string& name) { return a.get(name); }
 
 // Logs go to stderr (stdout is for command output such as `status -o json`).
 void setup_logging(const std::string& level) {
@@ -141,20 +97,7 @@ std::optional<nh::config::Config> load(const Args& a) {
   auto cfg =
       nh::config::load_config(get(a, "config"), get(a, "config-dir"), nh::sources::source_names());
   if (!cfg) {
-    // One problem per line, each already naming its file, line and key.
-    const std::string& msg = cfg.error().message;
-    if (msg.find('\n') == std::string::npos) {
-      std::fprintf(stderr, "nodehealth: invalid configuration: %s\n", msg.c_str());
-    } else {
-      std::fprintf(stderr, "nodehealth: invalid configuration:\n");
-      size_t start = 0;
-      while (start < msg.size()) {
-        size_t end = msg.find('\n', start);
-        if (end == std::string::npos) end = msg.size();
-        std::fprintf(stderr, "  %.*s\n", int(end - start), msg.data() + start);
-        start = end + 1;
-      }
-    }
+    nh::commands::print_problems(stderr, "configuration", cfg.error().message);
     return std::nullopt;
   }
   if (auto v = get(a, "listen-address")) cfg->listen_address = *v;
@@ -188,10 +131,10 @@ nh::HostPaths host_paths(const nh::config::Config& cfg) {
 }
 
 int cmd_status(int argc, char** argv) {
-  std::vector<std::string> known{"config",    "config-dir", "host-root",
-                                 "proc-root", "sys-root",   "node-name",
-                                 "log-level", "output",     "listen-address"};
-  auto args = parse_args(argc, argv, 2, known);
+  static constexpr std::string_view kFlags[] = {"config",    "config-dir", "host-root",
+                                                "proc-root", "sys-root",   "node-name",
+                                                "log-level", "output",     "listen-address"};
+  auto args = nh::commands::parse_args(argc, argv, 2, kFlags, {}, stderr);
   if (!args) return 2;
   if (args->help) {
     std::printf("%s\n%s", kStatusUsage, kCommonFlags);
@@ -234,9 +177,10 @@ std::chrono::nanoseconds jittered(std::chrono::nanoseconds interval, std::mt1993
 }
 
 int cmd_run(int argc, char** argv) {
-  std::vector<std::string> known{"config",   "config-dir", "host-root", "proc-root",
-                                 "sys-root", "node-name",  "log-level", "listen-address"};
-  auto args = parse_args(argc, argv, 2, known);
+  static constexpr std::string_view kFlags[] = {"config",    "config-dir",    "host-root",
+                                                "proc-root", "sys-root",      "node-name",
+                                                "log-level", "listen-address"};
+  auto args = nh::commands::parse_args(argc, argv, 2, kFlags, {}, stderr);
   if (!args) return 2;
   if (args->help) {
     std::printf("%s%s", kRunUsage, kCommonFlags);
@@ -294,10 +238,11 @@ int cmd_run(int argc, char** argv) {
   auto last_tick = std::chrono::steady_clock::now() - std::chrono::hours(1);
   auto notifier = nh::SystemdNotifier::from_env();
   if (notifier.watchdog() && cfg->sample_interval * 21 / 20 > *notifier.watchdog() / 2)
-    spdlog::warn("systemd watchdog: WatchdogSec={} is shorter than twice sampleInterval={}: "
-                 "systemd may restart the agent; raise WatchdogSec",
-                 nh::parse::format_duration(*notifier.watchdog()),
-                 nh::parse::format_duration(cfg->sample_interval));
+    spdlog::warn(
+        "systemd watchdog: WatchdogSec={} is shorter than twice sampleInterval={}: "
+        "systemd may restart the agent; raise WatchdogSec",
+        nh::parse::format_duration(*notifier.watchdog()),
+        nh::parse::format_duration(cfg->sample_interval));
   bool ready = false;
   auto tick = [&] {
     if (reload_pending) {

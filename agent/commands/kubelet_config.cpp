@@ -1,6 +1,8 @@
 // `nodehealth kubelet-config` (see kubelet_config.h).
 #include "agent/commands/kubelet_config.h"
 
+#include "agent/commands/args.h"
+
 #include <map>
 #include <optional>
 #include <regex>
@@ -33,67 +35,6 @@ Flags:
   -o, --output FORMAT    yaml (default) or json
   -h, --help             this text
 )";
-
-struct Args {
-  std::optional<std::string> config, config_dir;
-  std::string output = "yaml";
-  bool help = false;
-};
-
-// "--name value", "--name=value", "-o value", "-h". Unknown flags are errors.
-std::optional<Args> parse_args(int argc, char** argv, std::FILE* err) {
-  Args a;
-  for (int i = 2; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "-h" || arg == "--help") {
-      a.help = true;
-      continue;
-    }
-    if (arg == "-o") arg = "--output";
-    if (!arg.starts_with("--")) {
-      std::fprintf(err, "nodehealth: unexpected argument \"%s\"\n", arg.c_str());
-      return std::nullopt;
-    }
-    std::string name = arg.substr(2), value;
-    bool has_value = false;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name.resize(eq);
-      has_value = true;
-    }
-    if (name != "config" && name != "config-dir" && name != "output") {
-      std::fprintf(err, "nodehealth: unknown flag --%s (see --help)\n", name.c_str());
-      return std::nullopt;
-    }
-    if (!has_value) {
-      if (i + 1 >= argc) {
-        std::fprintf(err, "nodehealth: flag --%s needs a value\n", name.c_str());
-        return std::nullopt;
-      }
-      value = argv[++i];
-    }
-    if (name == "config") a.config = value;
-    if (name == "config-dir") a.config_dir = value;
-    if (name == "output") a.output = value;
-  }
-  return a;
-}
-
-// One problem per line, each already naming its file, line and key.
-void print_problems(std::FILE* err, const std::string& msg) {
-  if (msg.find('\n') == std::string::npos) {
-    std::fprintf(err, "nodehealth: invalid kubelet configuration: %s\n", msg.c_str());
-    return;
-  }
-  std::fprintf(err, "nodehealth: invalid kubelet configuration:\n");
-  std::size_t start = 0;
-  while (start < msg.size()) {
-    std::size_t end = msg.find('\n', start);
-    if (end == std::string::npos) end = msg.size();
-    std::fprintf(err, "  %.*s\n", static_cast<int>(end - start), msg.data() + start);
-    start = end + 1;
-  }
-}
 
 // Whether a string written plain would be read back as something other than a string, by the
 // YAML 1.2 core schema or by YAML 1.1 readers (go-yaml v2, PyYAML): null, booleans (yes, on, ...),
@@ -164,32 +105,35 @@ std::string to_yaml(const json& value) {
 }
 
 int kubelet_config(int argc, char** argv, std::FILE* out, std::FILE* err) {
-  auto args = parse_args(argc, argv, err);
+  static constexpr std::string_view kFlags[] = {"config", "config-dir", "output"};
+  auto args = parse_args(argc, argv, 2, kFlags, {}, err);
   if (!args) return 2;
   if (args->help) {
     std::fputs(kUsage, out);
     return 0;
   }
-  if (args->output != "yaml" && args->output != "json") {
-    std::fprintf(err, "nodehealth: -o: want yaml or json, got \"%s\"\n", args->output.c_str());
+  const std::string output = args->get("output").value_or("yaml");
+  if (output != "yaml" && output != "json") {
+    std::fprintf(err, "nodehealth: -o: want yaml or json, got \"%s\"\n", output.c_str());
     return 2;
   }
-  if (!args->config && !args->config_dir) {
+  const auto file = args->get("config"), dir = args->get("config-dir");
+  if (!file && !dir) {
     std::fprintf(err,
                  "nodehealth: kubelet-config needs --config FILE, --config-dir DIR or both "
                  "(see --help)\n");
     return 2;
   }
-  auto doc = config::load_kubelet_config(args->config, args->config_dir);
+  auto doc = config::load_kubelet_config(file, dir);
   if (!doc) {
-    print_problems(err, doc.error().message);
+    print_problems(err, "kubelet configuration", doc.error().message);
     return 2;
   }
   if (auto checked = config::validate_kubelet_config(*doc); !checked) {
-    print_problems(err, checked.error().message);
+    print_problems(err, "kubelet configuration", checked.error().message);
     return 2;
   }
-  const std::string text = args->output == "json" ? doc->value.dump(2) + "\n" : to_yaml(doc->value);
+  const std::string text = output == "json" ? doc->value.dump(2) + "\n" : to_yaml(doc->value);
   std::fputs(text.c_str(), out);
   std::fflush(out);
   return 0;
