@@ -4,6 +4,7 @@
 # consulted when nothing is missing.
 #   scripts/install-deps.sh            build + run dependencies
 #   scripts/install-deps.sh --test     plus what the test suite drives
+#   scripts/install-deps.sh --bench    plus what `make bench` drives (node_exporter as the peer)
 set -euo pipefail
 
 build_pkgs=(
@@ -14,11 +15,19 @@ build_pkgs=(
 )
 test_pkgs=(
   catch2 prometheus curl python3 stress-ng util-linux procps iproute2 e2fsprogs
-  clang-format cppcheck systemd
+  clang-format cppcheck systemd chromium
+)
+bench_pkgs=(
+  prometheus-node-exporter stress-ng util-linux procps python3
 )
 
 want=("${build_pkgs[@]}")
-if [[ "${1:-}" == "--test" ]]; then want+=("${test_pkgs[@]}"); fi
+for arg in "$@"; do
+  case "$arg" in
+    --test) want+=("${test_pkgs[@]}") ;;
+    --bench) want+=("${bench_pkgs[@]}") ;;
+  esac
+done
 
 missing=()
 for p in "${want[@]}"; do
@@ -40,9 +49,10 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
-# prometheus is only used as a scraper in tests; keep its service from
-# starting (and binding :9090) on install.
-if printf '%s\n' "${missing[@]}" | grep -qx prometheus; then
+# prometheus is only used as a scraper in tests, and node_exporter only as the
+# bench's peer (which starts its own on loopback); keep their services from
+# starting (and binding :9090 / :9100) on install.
+if printf '%s\n' "${missing[@]}" | grep -qxE 'prometheus|prometheus-node-exporter'; then
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
     printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
     $SUDO chmod +x /usr/sbin/policy-rc.d

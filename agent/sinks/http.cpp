@@ -10,6 +10,8 @@
 #include <prometheus/exposer.h>
 #include <nlohmann/json.hpp>
 
+#include "agent/sinks/status_page.h"
+
 namespace nodehealth::sinks {
 namespace {
 
@@ -30,12 +32,6 @@ void reply(struct mg_connection* conn, int code, const char* content_type, const
             code, mg_get_response_code_text(conn, code), content_type, body.size());
   if (!head) mg_write(conn, body.data(), body.size());
 }
-
-constexpr const char* kIndex =
-    "nodehealth: node health agent\n"
-    "  /metrics  Prometheus metrics\n"
-    "  /status   conditions and signals as JSON\n"
-    "  /healthz  liveness of the sampling loop\n";
 
 }  // namespace
 
@@ -108,8 +104,8 @@ int HttpServer::handle(struct mg_connection* conn) {
   }
   if (!ours) return 0;  // /metrics: the Exposer
 
-  if (path == "/") {
-    reply(conn, 200, "text/plain; charset=utf-8", kIndex, head);
+  if (path == "/") {  // the status page; it lists /metrics, /status and /healthz
+    reply(conn, 200, "text/html; charset=utf-8", std::string(status_page_html()), head);
     return 200;
   }
   const auto snap = store_.get();

@@ -2,7 +2,7 @@
 //   /metrics  Prometheus text format (the Exposer)
 //   /status   the status document as JSON
 //   /healthz  "ok" while the sampling loop is alive, 503 when it stalled
-//   /         a short index of the above
+//   /         the status page (HTML): conditions, signals, sources, links to the above
 #pragma once
 
 #include <chrono>

@@ -1,0 +1,312 @@
+"""The alerting rules in dashboards/alerts.yaml: `promtool check rules`, the promtool unit tests
+in tests/alerts/ (a firing and a not-firing case for every alert), deploy/prometheus-rule.yaml
+identical in content (rendered from the rule file, and compared as Prometheus loads both), and
+the rules evaluated by Debian's prometheus against the real agent, with conditions forced True,
+rendering their annotations without a template error.
+
+deploy/prometheus-rule.yaml is rendered from dashboards/alerts.yaml; after editing the rules,
+  UPDATE_PROMETHEUS_RULE=1 python3 tests/e2e/run.py test_alerts.py
+rewrites it (review the diff)."""
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from harness import Agent, ROOT, need_binary, wait_until, write
+from test_dashboards import Prometheus
+
+RULES = os.path.join(ROOT, "dashboards", "alerts.yaml")
+PROMETHEUS_RULE = os.path.join(ROOT, "deploy", "prometheus-rule.yaml")
+UNIT_TESTS = sorted(glob.glob(os.path.join(ROOT, "tests", "alerts", "*.yaml")))
+# The condition types the agent writes (README, Conditions); the Kubepods ones only on a node
+# with a cgroup v2 kubepods cgroup.
+CONDITION_TYPES = ["MemoryPressure", "DiskPressure", "PIDPressure", "DefaultRouteUnavailable",
+                   "MemoryContention", "DiskContention", "KubepodsMemoryContention",
+                   "KubepodsDiskContention", "MemoryEvictionImminent", "DiskEvictionImminent",
+                   "PIDEvictionImminent"]
+
+PROMETHEUS_RULE_HEADER = """\
+# The alerting rules of dashboards/alerts.yaml as a PrometheusRule for the Prometheus Operator.
+# Rendered from dashboards/alerts.yaml, do not edit by hand: edit that file, then run
+#   UPDATE_PROMETHEUS_RULE=1 python3 tests/e2e/run.py test_alerts.py
+# (tests/e2e/test_alerts.py checks that both carry the same groups). The runbook of every alert is
+# in the README. Apply in the namespace your Prometheus's ruleSelector watches.
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata:
+  name: nodehealth
+  labels:
+    app.kubernetes.io/name: nodehealth
+    app.kubernetes.io/component: alerting-rules
+spec:
+"""
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def render_prometheus_rule(rules_text):
+    """The PrometheusRule: the header, then the rule file from `groups:` on under `spec:`."""
+    lines = rules_text.splitlines()
+    start = next(i for i, l in enumerate(lines) if l.startswith("groups:"))
+    body = "".join(("  " + l if l.strip() else "") + "\n" for l in lines[start:])
+    return PROMETHEUS_RULE_HEADER + body
+
+
+def spec_of(prometheus_rule_text):
+    """The `spec:` block of a PrometheusRule, de-indented: a rule file."""
+    lines = prometheus_rule_text.splitlines()
+    start = lines.index("spec:") + 1
+    out = []
+    for l in lines[start:]:
+        if l.strip() and not l.startswith("  "):
+            break
+        out.append(l[2:])
+    return "\n".join(out) + "\n"
+
+
+def prometheus_rule_text():
+    """deploy/prometheus-rule.yaml, rewritten first when UPDATE_PROMETHEUS_RULE=1."""
+    if os.environ.get("UPDATE_PROMETHEUS_RULE") == "1":
+        write(PROMETHEUS_RULE, render_prometheus_rule(read(RULES)))
+    return read(PROMETHEUS_RULE)
+
+
+def alert_names(rules_text):
+    return re.findall(r"^\s*- alert: (\w+)\s*$", rules_text, re.M)
+
+
+def unit_test_cases(text):
+    """(alertname, firing) of every alert_rule_test case of a promtool test file (this
+    directory's layout: `alertname:` then `exp_alerts: []` or `exp_alerts:` and a list)."""
+    cases = []
+    for m in re.finditer(r"^\s*alertname: (\w+)\n\s*exp_alerts:(.*)$", text, re.M):
+        cases.append((m.group(1), m.group(2).strip() != "[]"))
+    return cases
+
+
+def promtool(*args):
+    return subprocess.run(["promtool", *args], capture_output=True, text=True, timeout=120)
+
+
+class AlertRulesTest(unittest.TestCase):
+    def test_promtool_check_rules(self):
+        need_binary("promtool")
+        r = promtool("check", "rules", RULES)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        n = len(alert_names(read(RULES)))
+        self.assertIn("SUCCESS: %d rules found" % n, r.stdout)
+
+    def test_promtool_unit_tests(self):
+        need_binary("promtool")
+        self.assertTrue(UNIT_TESTS, "no promtool unit tests in tests/alerts/")
+        r = promtool("test", "rules", *UNIT_TESTS)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(r.stdout.count("SUCCESS"), len(UNIT_TESTS), r.stdout)
+
+    def test_every_alert_has_firing_and_not_firing_cases(self):
+        cases = set()
+        for path in UNIT_TESTS:
+            cases |= set(unit_test_cases(read(path)))
+        names = alert_names(read(RULES))
+        self.assertGreaterEqual(len(names), len(CONDITION_TYPES) + 5)
+        for name in names:
+            self.assertIn((name, True), cases, name + ": no firing case in tests/alerts/")
+            self.assertIn((name, False), cases, name + ": no not-firing case in tests/alerts/")
+        self.assertLessEqual({n for n, _ in cases}, set(names), "a test for an unknown alert")
+
+    def test_every_condition_has_an_alert(self):
+        text = read(RULES)
+        for ctype in CONDITION_TYPES:
+            self.assertRegex(text, r'nodehealth_condition\{type="%s",status="True"\} == 1' % ctype)
+
+    def test_prometheus_rule_is_rendered_from_the_rule_file(self):
+        want = render_prometheus_rule(read(RULES))
+        got = prometheus_rule_text()
+        self.assertEqual(got, want, "deploy/prometheus-rule.yaml is out of date: run "
+                         "UPDATE_PROMETHEUS_RULE=1 python3 tests/e2e/run.py test_alerts.py")
+        self.assertIn("apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\n", got)
+
+    def test_prometheus_rule_passes_the_same_checks(self):
+        # The groups of the PrometheusRule, as a rule file, pass promtool check and the same unit
+        # tests (rule_files pointed at them).
+        need_binary("promtool")
+        work = tempfile.mkdtemp(prefix="nodehealth-e2e-rules-")
+        try:
+            spec = os.path.join(work, "spec.yaml")
+            write(spec, spec_of(prometheus_rule_text()))
+            r = promtool("check", "rules", spec)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            copies = []
+            for path in UNIT_TESTS:
+                text = read(path)
+                self.assertIn("  - ../../dashboards/alerts.yaml\n", text, path)
+                copy = os.path.join(work, os.path.basename(path))
+                write(copy, text.replace("  - ../../dashboards/alerts.yaml\n", "  - spec.yaml\n"))
+                copies.append(copy)
+            r = promtool("test", "rules", *copies)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+FORCED_CONFIG = """apiVersion: nodehealth.io/v1alpha1
+kind: AgentConfiguration
+sampleInterval: 1s
+# Thresholds no machine satisfies: MemoryPressure and DiskPressure True (hard thresholds, so the
+# kubelet would be evicting), PIDPressure True from a soft threshold in its grace period.
+evictionHard:
+  memory.available: 1Ti
+  nodefs.available: 1Pi
+  nodefs.inodesFree: "5%"
+evictionSoft:
+  pid.available: "4000000"
+evictionSoftGracePeriod:
+  pid.available: 1h
+# No network source: DefaultRouteUnavailable is Unknown.
+sources:
+  network: {enabled: false}
+"""
+
+
+class AlertRulesOnPrometheusTest(unittest.TestCase):
+    """Prometheus loads dashboards/alerts.yaml and the PrometheusRule's groups side by side and
+    scrapes a real agent whose thresholds are set so that conditions are True."""
+
+    @classmethod
+    def setUpClass(cls):
+        need_binary("prometheus")
+        cls.work = tempfile.mkdtemp(prefix="nodehealth-e2e-alerts-")
+        try:
+            spec = os.path.join(cls.work, "prometheus-rule-spec.yaml")
+            write(spec, spec_of(prometheus_rule_text()))
+            cls.agent = Agent(config=FORCED_CONFIG).__enter__()
+            cls.instance = "127.0.0.1:%d" % cls.agent.port
+            cls.prom = Prometheus([cls.instance], cls.work, rule_files=[RULES, spec]).__enter__()
+            cls.rules = wait_until(cls._evaluated, 60, interval=0.5, what="rules evaluated")
+            cls.alerts = wait_until(cls._alerts, 60, interval=0.5, what="the expected alerts")
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for what in ("prom", "agent"):
+            if getattr(cls, what, None) is not None:
+                getattr(cls, what).__exit__(None, None, None)
+                setattr(cls, what, None)
+        shutil.rmtree(cls.work, ignore_errors=True)
+
+    @classmethod
+    def _evaluated(cls):
+        code, doc = cls.prom.api("/api/v1/rules")
+        groups = doc["data"]["groups"]
+        done = groups and all(not r["lastEvaluation"].startswith("0001")
+                              for g in groups for r in g["rules"])
+        return groups if done else None
+
+    EXPECTED = {("NodehealthMemoryPressure", "MemoryPressure"),
+                ("NodehealthDiskPressure", "DiskPressure"),
+                ("NodehealthPIDPressure", "PIDPressure"),
+                ("NodehealthConditionUnknown", "DefaultRouteUnavailable"),
+                ("NodehealthKubeletEvicting", "memory.available"),
+                ("NodehealthKubeletEvicting", "nodefs.available"),
+                ("NodehealthSoftEvictionThresholdMet", "pid.available")}
+
+    @classmethod
+    def _alerts(cls):
+        code, doc = cls.prom.api("/api/v1/alerts")
+        alerts = doc["data"]["alerts"]
+        got = [(a["labels"]["alertname"], a["labels"].get("type") or a["labels"].get("signal"))
+               for a in alerts]
+        # each from both rule files (their groups are evaluated independently)
+        return alerts if all(got.count(k) == 2 for k in cls.EXPECTED) else None
+
+    def test_the_two_files_carry_the_same_groups(self):
+        def canonical(g):
+            return {"name": g["name"], "interval": g["interval"], "limit": g.get("limit"),
+                    "rules": [{k: r.get(k) for k in ("name", "query", "duration", "labels",
+                                                     "annotations", "type")}
+                              for r in g["rules"]]}
+        by_file = {}
+        for g in self.rules:
+            by_file.setdefault(os.path.basename(g["file"]), []).append(canonical(g))
+        self.assertEqual(sorted(by_file), ["alerts.yaml", "prometheus-rule-spec.yaml"])
+        a, b = by_file["alerts.yaml"], by_file["prometheus-rule-spec.yaml"]
+        self.assertEqual(json.dumps(a, indent=1, sort_keys=True),
+                         json.dumps(b, indent=1, sort_keys=True))
+        self.assertEqual(sum(len(g["rules"]) for g in a), len(alert_names(read(RULES))))
+
+    def test_every_rule_evaluates_without_error(self):
+        for g in self.rules:
+            for r in g["rules"]:
+                with self.subTest(rule=r["name"]):
+                    self.assertEqual(r["health"], "ok", r.get("lastError"))
+
+    def test_every_alert_has_severity_for_and_texts(self):
+        for g in self.rules:
+            for r in g["rules"]:
+                with self.subTest(rule=r["name"]):
+                    self.assertEqual(r["type"], "alerting")
+                    self.assertIn(r["labels"].get("severity"), ("critical", "warning"))
+                    self.assertGreaterEqual(r["duration"], 30, "a `for` against flapping")
+                    self.assertTrue(r["annotations"].get("summary"))
+                    desc = r["annotations"].get("description", "")
+                    self.assertTrue(desc)
+                    if r["name"] != "NodehealthAgentAbsent":  # no instance to name
+                        self.assertIn("{{ $labels.instance }}", desc)
+                    self.assertNotIn("runbook_url", r["annotations"])
+
+    def test_forced_conditions_raise_their_alerts_with_the_real_numbers(self):
+        # Pending or firing (their `for` runs from now), with the annotations rendered.
+        by_key = {}
+        for a in self.alerts:
+            key = (a["labels"]["alertname"], a["labels"].get("type") or a["labels"].get("signal"))
+            by_key.setdefault(key, []).append(a)
+        for key in sorted(self.EXPECTED):
+            with self.subTest(alert=key):
+                alerts = by_key[key]
+                # once from each of the two files
+                self.assertEqual(len(alerts), 2, alerts)
+                a = alerts[0]
+                self.assertIn(a["state"], ("pending", "firing"))
+                self.assertEqual(a["labels"]["instance"], self.instance)
+                for text in a["annotations"].values():
+                    self.assertIn(self.instance, text)
+                    self.assertNotIn("error", text.lower())
+                    self.assertNotIn("<no value>", text)
+        desc = by_key[("NodehealthMemoryPressure", "MemoryPressure")][0]["annotations"]
+        self.assertRegex(desc["description"],
+                         r"Available now: memory\.available [0-9.]+GiB; thresholds: "
+                         r"allocatableMemory\.available hard 1TiB, memory\.available hard 1TiB\.")
+        desc = by_key[("NodehealthKubeletEvicting", "nodefs.available")][0]["annotations"]
+        self.assertRegex(desc["description"], r"nodefs\.available on \S+ is [0-9.]+[KMGT]iB, "
+                         r"below .* Thresholds: hard 1PiB\.")
+        desc = by_key[("NodehealthSoftEvictionThresholdMet", "pid.available")][0]["annotations"]
+        self.assertRegex(desc["description"], r"pid\.available on \S+ is [0-9.]+k?, below its "
+                         r"soft eviction threshold; .* Soft threshold: 4M\.")
+        desc = by_key[("NodehealthConditionUnknown", "DefaultRouteUnavailable")][0]
+        self.assertIn("No source is down: the one it needs is disabled",
+                      desc["annotations"]["description"])
+
+    def test_a_healthy_agent_raises_no_agent_alert(self):
+        # NodehealthAgentAbsent can be pending from an evaluation before the first scrape; once
+        # the agent is scraped no agent alert is active.
+        agent_alerts = {"NodehealthAgentAbsent", "NodehealthAgentDown", "NodehealthAgentStale",
+                        "NodehealthSourceDown"}
+
+        def none_active():
+            code, doc = self.prom.api("/api/v1/alerts")
+            names = {a["labels"]["alertname"] for a in doc["data"]["alerts"]}
+            return not names & agent_alerts or None
+        wait_until(none_active, 20, interval=0.5, what="no agent alert active")
+
+
+if __name__ == "__main__":
+    unittest.main()

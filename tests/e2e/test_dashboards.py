@@ -1,0 +1,355 @@
+"""The Grafana dashboards in dashboards/ against the real thing: Debian's prometheus on loopback
+scrapes the real agent on this machine (and a second agent on the cgroup-v2 fixture tree, the
+node with a kubepods cgroup v2), then every panel target and annotation query, with the template
+variables substituted as Grafana would, runs through the HTTP API. Each must parse; each must
+return data unless it is listed in MAY_BE_EMPTY with the reason. A structural check of the JSON
+needs only the files and the agent's /metrics."""
+import contextlib
+import socket
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.parse
+
+from harness import Agent, FIXTURES, ROOT, http_get, need_binary, wait_until, write
+
+DASHBOARDS = os.path.join(ROOT, "dashboards")
+# file -> the uid it must keep (links and bookmarks use it)
+UIDS = {"nodehealth-node.json": "nodehealth-node", "nodehealth-fleet.json": "nodehealth-fleet"}
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+
+# Grafana's interval variables, as Grafana would set them for a 1s scrape interval and a short
+# time range ($__rate_interval = max($__interval + scrape interval, 4 x scrape interval)).
+INTERVALS = {"$__rate_interval": "10s", "${__rate_interval}": "10s", "$__interval": "2s",
+             "${__interval}": "2s", "$__range": "5m", "${__range}": "5m"}
+
+# (dashboard uid, panel title, refId) -> why the query may legitimately return nothing here.
+MAY_BE_EMPTY = {
+    ("nodehealth-node", "PIDs available", "B"):
+        "the kubelet's default thresholds have no pid.available threshold",
+    ("nodehealth-node", "PIDs available", "C"):
+        "a signal without a threshold has no trend, hence no forecast",
+    ("nodehealth-node", "Forecast: time until the threshold", "A"):
+        "only a signal falling towards its threshold has a forecast; this node may be idle",
+    ("nodehealth-node", "annotation Condition changes", "expr"):
+        "no condition changes status on a steady node",
+    ("nodehealth-fleet", "Nodes under a condition now", "A"):
+        "no condition needs to be True on the test nodes",
+    ("nodehealth-fleet", "Soonest forecast threshold crossings", "A"):
+        "only a signal falling towards its threshold has a forecast; the nodes may be idle",
+}
+# Panels of the node dashboard that have no data on a node without a cgroup v2 kubepods cgroup
+# (this machine, usually): they must have data for the fixture node, which has one.
+KUBEPODS_PANELS = ("Pods (the kubepods cgroup): share of time stalled, avg10",
+                   "Pods (the kubepods cgroup): stall rate")
+
+FIXTURE_CONFIG = """apiVersion: nodehealth.io/v1alpha1
+kind: AgentConfiguration
+sampleInterval: 1s
+"""
+
+
+def load(name):
+    with open(os.path.join(DASHBOARDS, name)) as f:
+        return json.load(f)
+
+
+def all_panels(dashboard):
+    """Every panel, including those nested in collapsed rows."""
+    for p in dashboard.get("panels", []):
+        yield p
+        for q in p.get("panels", []):
+            yield q
+
+
+def queries(dashboard):
+    """(panel title, refId, expr, instant) of every panel target and annotation query."""
+    for p in all_panels(dashboard):
+        for t in p.get("targets", []):
+            yield p["title"], t["refId"], t["expr"], bool(t.get("instant"))
+    for a in dashboard["annotations"]["list"]:
+        if "expr" in a:
+            yield "annotation " + a["name"], "expr", a["expr"], False
+
+
+def substitute(expr, instance):
+    for k, v in INTERVALS.items():
+        expr = expr.replace(k, v)
+    expr = expr.replace("${instance}", instance).replace("$instance", instance)
+    expr = expr.replace("${node}", instance).replace("$node", instance)
+    assert "$" not in expr, "unsubstituted variable in " + expr
+    return expr
+
+
+class Prometheus:
+    """Debian's prometheus on loopback, scraping the given targets every second and evaluating
+    the given rule files every second."""
+
+    def __init__(self, targets, workdir, rule_files=()):
+        self.targets = targets
+        self.rule_files = list(rule_files)
+        self.workdir = workdir
+        self.port = None
+        self.proc = None
+
+    def __enter__(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        cfg = os.path.join(self.workdir, "prometheus.yml")
+        write(cfg, """global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files: [%s]
+scrape_configs:
+  - job_name: nodehealth
+    static_configs:
+      - targets: [%s]
+""" % (", ".join(json.dumps(f) for f in self.rule_files),
+       ", ".join(json.dumps(t) for t in self.targets)))
+        self.log = open(os.path.join(self.workdir, "prometheus.log"), "w")
+        self.proc = subprocess.Popen(
+            ["prometheus", "--config.file", cfg, "--storage.tsdb.path",
+             os.path.join(self.workdir, "data"), "--web.listen-address",
+             "127.0.0.1:%d" % self.port], stdout=subprocess.DEVNULL, stderr=self.log)
+        wait_until(lambda: http_get(self.port, "/-/ready")[0] == 200, 60, interval=0.5,
+                   what="prometheus ready")
+        return self
+
+    def api(self, path, **params):
+        code, _, body = http_get(self.port, path + "?" + urllib.parse.urlencode(params),
+                                 timeout=30)
+        doc = json.loads(body)
+        return code, doc
+
+    def query(self, expr):
+        """The result list of an instant query; raises with Prometheus's error otherwise."""
+        code, doc = self.api("/api/v1/query", query=expr)
+        if code != 200 or doc.get("status") != "success":
+            raise AssertionError("%s: %s" % (expr, doc.get("error", doc)))
+        return doc["data"]["result"]
+
+    def query_range(self, expr, seconds=60, step=2):
+        end = time.time()
+        code, doc = self.api("/api/v1/query_range", query=expr, start="%.3f" % (end - seconds),
+                             end="%.3f" % end, step=str(step))
+        if code != 200 or doc.get("status") != "success":
+            raise AssertionError("%s: %s" % (expr, doc.get("error", doc)))
+        return doc["data"]["result"]
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return False
+
+
+class DashboardQueriesTest(unittest.TestCase):
+    """Every query of both dashboards against Prometheus scraping real agents."""
+
+    @classmethod
+    def setUpClass(cls):
+        need_binary("prometheus")
+        cls.work = tempfile.mkdtemp(prefix="nodehealth-e2e-dash-")
+        cls.stack = contextlib.ExitStack()
+        try:
+            cls.agent = cls.stack.enter_context(Agent())
+            cls.fixture_agent = cls.stack.enter_context(
+                Agent("--host-root", os.path.join(FIXTURES, "cgroup-v2"), "--node-name",
+                      "fixture-node", config=FIXTURE_CONFIG))
+            cls.instance = "127.0.0.1:%d" % cls.agent.port
+            cls.fixture_instance = "127.0.0.1:%d" % cls.fixture_agent.port
+            cls.prom = cls.stack.enter_context(
+                Prometheus([cls.instance, cls.fixture_instance], cls.work))
+            wait_until(lambda: len(cls.prom.query('up{job="nodehealth"} == 1')) == 2, 60,
+                       interval=0.5, what="both agents scraped")
+            # The trend (and so the forecast line) needs about 35s of history in the agent.
+            wait_until(lambda: cls.prom.query(
+                'nodehealth_signal_trend_per_second{instance="%s"}' % cls.instance), 150,
+                interval=1, what="the agent's signal trend in Prometheus")
+            # rate() over [10s] needs two scrapes of the kubepods counters in the window.
+            wait_until(lambda: cls.prom.query(
+                'rate(nodehealth_psi_stall_seconds_total{instance="%s",scope="kubepods"}[10s])'
+                % cls.fixture_instance), 60, interval=0.5, what="kubepods PSI rate")
+        except BaseException:
+            cls.stack.close()
+            shutil.rmtree(cls.work, ignore_errors=True)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.close()
+        shutil.rmtree(cls.work, ignore_errors=True)
+
+    def run_queries(self, name, instance):
+        dash = load(name)
+        uid = dash["uid"]
+        checked = 0
+        empty = []
+        for title, ref, expr, instant in queries(dash):
+            with self.subTest(dashboard=uid, panel=title, refId=ref):
+                q = substitute(expr, instance)
+                result = self.prom.query(q) if instant else self.prom.query_range(q)
+                checked += 1
+                if result:
+                    continue
+                key = (uid, title, ref)
+                if key in MAY_BE_EMPTY:
+                    empty.append("%s %s: %s" % (title, ref, MAY_BE_EMPTY[key]))
+                    continue
+                if uid == "nodehealth-node" and title in KUBEPODS_PANELS:
+                    # This node has no cgroup v2 kubepods cgroup: the fixture node must have data.
+                    q2 = substitute(expr, self.fixture_instance)
+                    result = self.prom.query(q2) if instant else self.prom.query_range(q2)
+                    self.assertTrue(result, "no data for the fixture node either: " + q2)
+                    continue
+                self.fail("no data: %s" % q)
+        return checked, empty
+
+    def test_node_dashboard_queries_return_data(self):
+        checked, empty = self.run_queries("nodehealth-node.json", self.instance)
+        self.assertGreaterEqual(checked, 30)
+        for line in empty:
+            print("  empty as allowed: " + line)
+
+    def test_node_dashboard_on_the_fixture_node(self):
+        # The same dashboard for the node with a kubepods cgroup: every kubepods panel has data.
+        dash = load("nodehealth-node.json")
+        for title, ref, expr, instant in queries(dash):
+            if title not in KUBEPODS_PANELS:
+                continue
+            with self.subTest(panel=title, refId=ref):
+                q = substitute(expr, self.fixture_instance)
+                self.assertTrue(self.prom.query(q) if instant else self.prom.query_range(q), q)
+
+    def test_fleet_dashboard_queries_return_data(self):
+        both = "%s|%s" % (self.instance, self.fixture_instance)
+        checked, empty = self.run_queries("nodehealth-fleet.json", both)
+        self.assertGreaterEqual(checked, 20)
+        for line in empty:
+            print("  empty as allowed: " + line)
+
+    def test_fleet_sees_both_nodes(self):
+        # "All" of the instance variable is the regex .+ (allValue).
+        dash = load("nodehealth-fleet.json")
+        var = next(v for v in dash["templating"]["list"] if v["name"] == "instance")
+        self.assertEqual(var["allValue"], ".+")
+        got = self.prom.query('count(nodehealth_build_info{instance=~"%s"})' % var["allValue"])
+        self.assertEqual(got[0]["value"][1], "2")
+
+    def test_instance_variable_lists_the_agents(self):
+        # label_values(nodehealth_build_info, instance) is a series lookup in Grafana.
+        for name in UIDS:
+            var = next(v for v in load(name)["templating"]["list"] if v["name"] == "instance")
+            m = re.fullmatch(r"label_values\((\w+), *(\w+)\)", var["definition"])
+            self.assertIsNotNone(m, var["definition"])
+            code, doc = self.prom.api("/api/v1/label/%s/values" % m.group(2),
+                                      **{"match[]": m.group(1)})
+            self.assertEqual(code, 200)
+            self.assertEqual(sorted(doc["data"]), sorted([self.instance, self.fixture_instance]))
+
+
+class DashboardStructureTest(unittest.TestCase):
+    """The JSON provisions as it is: datasource variable, stable uids, unique ids, units."""
+
+    def test_files_and_uids(self):
+        names = sorted(n for n in os.listdir(DASHBOARDS) if n.endswith(".json"))
+        self.assertEqual(names, sorted(UIDS))
+        for name, uid in UIDS.items():
+            d = load(name)
+            self.assertEqual(d["uid"], uid, name)
+            self.assertIsNone(d.get("id"), name + ": a provisioned dashboard carries no id")
+            self.assertTrue(d["title"].startswith("nodehealth / "), name)
+
+    def test_no_import_placeholders(self):
+        for name in UIDS:
+            with open(os.path.join(DASHBOARDS, name)) as f:
+                text = f.read()
+            self.assertNotIn("${DS_", text, name)
+            self.assertNotIn("__inputs", text, name)
+            self.assertNotIn("__requires", text, name)
+
+    def test_template_variables(self):
+        for name in UIDS:
+            variables = {v["name"]: v for v in load(name)["templating"]["list"]}
+            ds = variables["datasource"]
+            self.assertEqual((ds["type"], ds["query"]), ("datasource", "prometheus"), name)
+            inst = variables["instance"]
+            self.assertEqual(inst["type"], "query", name)
+            self.assertEqual(inst["datasource"], DATASOURCE, name)
+            self.assertEqual(inst["definition"], "label_values(nodehealth_build_info, instance)")
+            self.assertEqual(inst["query"], inst["definition"])
+
+    def test_panels(self):
+        for name in UIDS:
+            d = load(name)
+            ids = [p["id"] for p in all_panels(d)]
+            self.assertEqual(len(ids), len(set(ids)), name + ": panel ids must be unique")
+            titles = [p["title"] for p in all_panels(d) if p["type"] != "row"]
+            self.assertEqual(len(titles), len(set(titles)), name + ": panel titles are unique")
+            cells = set()
+            for p in all_panels(d):
+                g = p["gridPos"]
+                self.assertLessEqual(g["x"] + g["w"], 24, p["title"])
+                for y in range(g["y"], g["y"] + g["h"]):
+                    for x in range(g["x"], g["x"] + g["w"]):
+                        self.assertNotIn((x, y), cells, name + ": overlap at " + p["title"])
+                        cells.add((x, y))
+                if p["type"] == "row":
+                    continue
+                with self.subTest(dashboard=name, panel=p["title"]):
+                    self.assertEqual(p["datasource"], DATASOURCE)
+                    self.assertTrue(p["fieldConfig"]["defaults"].get("unit"), "unit not set")
+                    self.assertTrue(p.get("description"), "no description")
+                    self.assertTrue(p["targets"], "no targets")
+                    refs = [t["refId"] for t in p["targets"]]
+                    self.assertEqual(len(refs), len(set(refs)))
+                    for t in p["targets"]:
+                        self.assertEqual(t["datasource"], DATASOURCE)
+                        self.assertTrue(t["expr"].strip())
+            for a in d["annotations"]["list"]:
+                if "expr" in a:
+                    self.assertEqual(a["datasource"], DATASOURCE, a["name"])
+
+    def test_every_datasource_reference_is_the_variable(self):
+        def walk(node, path):
+            if isinstance(node, dict):
+                for k, v in node.items():
+                    if k == "datasource" and isinstance(v, dict) and v.get("type") == "prometheus":
+                        self.assertEqual(v, DATASOURCE, path)
+                    elif k == "datasource" and isinstance(v, str):
+                        self.fail("%s: datasource given by name %r" % (path, v))
+                    walk(v, path + "/" + k)
+            elif isinstance(node, list):
+                for i, v in enumerate(node):
+                    walk(v, "%s/%d" % (path, i))
+        for name in UIDS:
+            walk(load(name), name)
+
+    def test_queries_use_only_metrics_the_agent_exports(self):
+        # The families the agent declares (a family without samples, such as the forecast on an
+        # idle node, is left out of a scrape, so a scrape alone does not list them all), and
+        # those it serves now.
+        with open(os.path.join(ROOT, "agent", "sinks", "metrics.cpp")) as f:
+            declared = set(re.findall(r'"(nodehealth_\w+)"', f.read()))
+        with Agent() as agent:
+            exported = set(re.findall(r"^# TYPE (\w+)", agent.metrics(), re.M))
+        self.assertLessEqual(exported - {"exposer_scrapes_total", "exposer_transferred_bytes_total",
+                                         "exposer_request_latencies"}, declared)
+        for name in UIDS:
+            for title, ref, expr, _ in queries(load(name)):
+                for metric in re.findall(r"\b(nodehealth_\w+)", expr):
+                    self.assertIn(metric, declared, "%s: %s %s" % (name, title, ref))
+
+if __name__ == "__main__":
+    unittest.main()
