@@ -5,7 +5,7 @@
 
 BUILD    ?= build
 CXX      ?= g++
-PKGS     := yaml-cpp spdlog fmt prometheus-cpp-pull prometheus-cpp-core libcurl
+PKGS     := yaml-cpp spdlog fmt prometheus-cpp-pull prometheus-cpp-core libcurl zlib
 OPT      ?= -O2
 CXXFLAGS ?= $(OPT) -g
 CXXFLAGS += -std=c++23 -Wall -Wextra -Werror -Wno-missing-field-initializers -pthread \
@@ -23,7 +23,7 @@ UNIT_OBJS  := $(UNIT_SRCS:%.cpp=$(BUILD)/%.o)
 
 RUN_ARGS ?=
 
-.PHONY: all build deps test-deps run test unit e2e lint tidy format install clean
+.PHONY: all build deps test-deps run test unit e2e lint tidy format install clean bench
 
 all: build
 build: $(BUILD)/nodehealth
@@ -67,6 +67,13 @@ e2e: $(BUILD)/nodehealth
 test: test-deps
 	@$(MAKE) --no-print-directory $(BUILD)/nodehealth $(BUILD)/unit-tests
 	@tests/run-tests.sh
+
+# The agent's cost and speed next to node_exporter (tests/bench/, as root).
+# QUICK=1: under 2 minutes, fails only on gross regressions; BENCH_ARGS for more flags.
+bench:
+	@scripts/install-deps.sh --bench
+	@$(MAKE) --no-print-directory $(BUILD)/nodehealth
+	NODEHEALTH_BIN=$(abspath $(BUILD))/nodehealth python3 tests/bench/bench.py $(if $(filter-out 0,$(QUICK)),--quick) $(BENCH_ARGS)
 
 # clang-format, and cppcheck for the static analysis: Debian 12's clang-tidy 14
 # cannot parse libstdc++ 12's std::expected (it needs clang 16), so .clang-tidy

@@ -42,6 +42,7 @@ eval::EvalConfig eval_config(const config::EvictionSettings& eviction, const con
   e.io_contention_percent = cfg.io_stall_percent;
   e.forecast_horizon = cfg.forecast_horizon;
   e.forecast.window = cfg.forecast_window;
+  e.required_features = cfg.required_features;
   return e;
 }
 

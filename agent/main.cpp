@@ -16,6 +16,8 @@
 
 #include "agent/agent.h"
 #include "agent/commands/args.h"
+#include "agent/commands/checkpoint_cost.h"
+#include "agent/commands/features.h"
 #include "agent/commands/kubelet_config.h"
 #include "agent/config/config.h"
 #include "agent/loop.h"
@@ -42,6 +44,10 @@ Commands:
   kubelet-config
             the kubelet's effective configuration: --config + --config-dir
             merged and defaulted as the kubelet does
+  features  kernel requirements and the pod safe sysctls this node supports
+  checkpoint-cost
+            predicted checkpoint size and time per container, and an audit
+            of the checkpoint directory
   version   print the version
   help      this text; `nodehealth <command> --help` for a command's flags
 )";
@@ -316,6 +322,8 @@ int main(int argc, char** argv) {
   if (cmd == "run") return cmd_run(argc, argv);
   if (cmd == "status") return cmd_status(argc, argv);
   if (cmd == "kubelet-config") return nh::commands::kubelet_config(argc, argv);
+  if (cmd == "checkpoint-cost") return nh::commands::checkpoint_cost(argc, argv);
+  if (cmd == "features") return nh::commands::features(argc, argv);
   if (cmd == "version" || cmd == "--version") {
     std::printf("nodehealth %s (commit %s)\n", nh::version(), nh::commit());
     return 0;

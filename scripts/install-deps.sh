@@ -10,7 +10,7 @@ set -euo pipefail
 build_pkgs=(
   g++ make pkg-config
   libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
-  nlohmann-json3-dev libcurl4-openssl-dev libseccomp-dev libcivetweb-dev
+  nlohmann-json3-dev libcurl4-openssl-dev libseccomp-dev libcivetweb-dev zlib1g-dev
   libbpf-dev bpftool clang llvm
 )
 test_pkgs=(

@@ -4,6 +4,8 @@
 // line, ordered by file (in merge order) and line.
 #include "agent/config/config.h"
 
+#include "agent/features/features.h"
+
 #include <arpa/inet.h>
 #include <sys/stat.h>
 
@@ -33,10 +35,10 @@ Kind agent_config_kind() {
 namespace {
 
 // The agent's own top-level keys; the kubelet's eviction fields (kEvictionKeys) are accepted too.
-constexpr std::array<std::string_view, 16> kAgentKeys = {
+constexpr std::array<std::string_view, 18> kAgentKeys = {
     "apiVersion", "kind",     "listenAddress", "nodeName",    "sampleInterval", "logLevel",
     "hostRoot",   "procRoot", "sysRoot",       "filesystems", "kubelet",        "kubepodsCgroup",
-    "contention", "forecast", "psiTriggers",   "sources",
+    "contention", "forecast", "psiTriggers",   "sources",     "checkpointDir",  "requiredFeatures",
 };
 const std::vector<std::string_view>& top_level_keys() {
   static const std::vector<std::string_view> keys = [] {
@@ -164,6 +166,7 @@ class Validator {
     path_field(root, "hostRoot", "/hostRoot", "hostRoot", false, cfg.host_root);
     path_field(root, "procRoot", "/procRoot", "procRoot", false, cfg.proc_root);
     path_field(root, "sysRoot", "/sysRoot", "sysRoot", false, cfg.sys_root);
+    path_field(root, "checkpointDir", "/checkpointDir", "checkpointDir", true, cfg.checkpoint_dir);
 
     if (const json* fs = mapping_field(root, "filesystems", "/filesystems", "filesystems")) {
       unknown_keys(*fs, "/filesystems", "filesystems.", kFilesystemKeys);
@@ -194,6 +197,7 @@ class Validator {
     }
 
     early_warnings(root, cfg);
+    required_features(root, cfg);
     sources(root, cfg);
     return finish(std::move(cfg));
   }
@@ -373,6 +377,29 @@ class Validator {
       if (cfg.psi_trigger_stall >= cfg.psi_trigger_window)
         problem("/psiTriggers/stall", "psiTriggers.stall",
                 "must be shorter than psiTriggers.window");
+    }
+  }
+
+  void required_features(const json& root, Config& cfg) {
+    const json* v = lookup(root, "requiredFeatures");
+    if (v == nullptr) return;
+    if (!v->is_array()) {
+      problem("/requiredFeatures", "requiredFeatures",
+              "must be a list of feature or sysctl names, got " + describe(*v));
+      return;
+    }
+    for (std::size_t i = 0; i < v->size(); ++i) {
+      const std::string ptr = "/requiredFeatures/" + std::to_string(i);
+      const std::string keypath = "requiredFeatures[" + std::to_string(i) + "]";
+      auto name = as_string((*v)[i], ptr, keypath);
+      if (!name) continue;
+      if (!features::known_requirement(*name)) {
+        problem(ptr, keypath,
+                "unknown feature or safe sysctl " + quote(*name) +
+                    " (see `nodehealth features` for the names)");
+        continue;
+      }
+      cfg.required_features.push_back(*name);
     }
   }
 

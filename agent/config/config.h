@@ -79,6 +79,14 @@ struct Config {
   std::chrono::nanoseconds psi_trigger_stall = std::chrono::milliseconds(200);
   std::chrono::nanoseconds psi_trigger_window = std::chrono::seconds(2);
 
+  // requiredFeatures: kernel features or safe sysctls (names as `nodehealth features` prints
+  // them) this node must support; KernelRequirementsMissing turns True when one is missing.
+  std::vector<std::string> required_features;
+
+  // checkpointDir: the kubelet's checkpoint directory as the host sees it ("" = the default,
+  // /var/lib/kubelet/checkpoints).
+  std::string checkpoint_dir;
+
   // sources.<name>.enabled; sources not listed are enabled.
   std::map<std::string, bool, std::less<>> source_enabled;
 

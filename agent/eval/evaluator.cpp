@@ -5,7 +5,10 @@
 #include <cmath>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include "agent/checkpoint/checkpoint.h"
+#include "agent/features/features.h"
 #include "agent/parse/quantity.h"
 
 namespace nodehealth::eval {
@@ -312,6 +315,56 @@ void contention_conditions(const Sample& s, const EvalState& prev, const EvalCon
                                      cfg.io_contention_percent, pods_no_data, prev, now));
 }
 
+// Checkpoint archives hold every memory page of their container (facts §6): one
+// readable by anyone but root, or a checkpoint directory open to others, is a leak.
+Condition checkpoint_condition(const Sample& s, const EvalState& prev, TimePoint now) {
+  auto make = [&](ConditionStatus st, const char* reason, std::string msg) {
+    return next_condition(prev, kCheckpointArchivesExposed, st, reason, std::move(msg), now);
+  };
+  const checkpoint::CheckpointAudit* a = s.checkpoint_audit.get();
+  if (!a) {
+    const SourceStatus* src = s.source("checkpoints");
+    return make(ConditionStatus::kUnknown, "SignalUnavailable",
+                src ? fmt::format("no data: source checkpoints is down: {}", src->error)
+                    : std::string("no data: source checkpoints is disabled"));
+  }
+  if (a->exposed_archives > 0)
+    return make(ConditionStatus::kTrue, "CheckpointArchivesReadable",
+                fmt::format("{} checkpoint archive(s) in {} readable by users other than root",
+                            a->exposed_archives, a->dir));
+  if (!a->dir_mode_ok)
+    return make(ConditionStatus::kTrue, "CheckpointDirectoryOpen",
+                fmt::format("checkpoint directory {} is not root-owned mode 0700 (mode {:o})",
+                            a->dir, a->dir_mode));
+  if (!a->exists)
+    return make(ConditionStatus::kFalse, "NoCheckpointArchives",
+                fmt::format("no checkpoint directory at {}", a->dir));
+  return make(ConditionStatus::kFalse, "CheckpointArchivesPrivate",
+              fmt::format("{} checkpoint archive(s) in {}, none readable by others",
+                          a->archives.size(), a->dir));
+}
+
+// Required kernel features (facts §5) that this node lacks.
+Condition requirements_condition(const Sample& s, const EvalState& prev, const EvalConfig& cfg,
+                                 TimePoint now) {
+  auto make = [&](ConditionStatus st, const char* reason, std::string msg) {
+    return next_condition(prev, kKernelRequirementsMissing, st, reason, std::move(msg), now);
+  };
+  if (!s.features) {
+    const SourceStatus* src = s.source("features");
+    return make(ConditionStatus::kUnknown, "SignalUnavailable",
+                src ? fmt::format("no data: source features is down: {}", src->error)
+                    : std::string("no data: source features is disabled"));
+  }
+  const auto missing = features::missing(*s.features, cfg.required_features);
+  if (!missing.empty())
+    return make(ConditionStatus::kTrue, "RequiredFeatureMissing",
+                fmt::format("required but not supported here: {}", fmt::join(missing, ", ")));
+  return make(
+      ConditionStatus::kFalse, "RequiredFeaturesPresent",
+      fmt::format("all required features supported: {}", fmt::join(cfg.required_features, ", ")));
+}
+
 Condition network_condition(const Sample& s, const EvalState& prev, TimePoint now) {
   auto make = [&](ConditionStatus st, const char* reason, std::string msg) {
     return next_condition(prev, kDefaultRouteUnavailable, st, reason, std::move(msg), now);
@@ -378,6 +431,9 @@ Evaluation evaluate(const Sample& sample, const EvalState& previous, const EvalC
   contention_conditions(sample, previous, cfg, now, ev.status.conditions);
   for (const char* type : {kMemoryEvictionImminent, kDiskEvictionImminent, kPIDEvictionImminent})
     ev.status.conditions.push_back(imminent_condition(type, sample, signals, previous, cfg, now));
+  ev.status.conditions.push_back(checkpoint_condition(sample, previous, now));
+  if (!cfg.required_features.empty())
+    ev.status.conditions.push_back(requirements_condition(sample, previous, cfg, now));
 
   for (const auto& c : ev.status.conditions) next.conditions[c.type] = c;
   return ev;

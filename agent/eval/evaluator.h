@@ -43,6 +43,8 @@ inline constexpr const char* kKubepodsDiskContention = "KubepodsDiskContention";
 inline constexpr const char* kMemoryEvictionImminent = "MemoryEvictionImminent";
 inline constexpr const char* kDiskEvictionImminent = "DiskEvictionImminent";
 inline constexpr const char* kPIDEvictionImminent = "PIDEvictionImminent";
+inline constexpr const char* kCheckpointArchivesExposed = "CheckpointArchivesExposed";
+inline constexpr const char* kKernelRequirementsMissing = "KernelRequirementsMissing";
 
 struct Threshold {
   parse::ThresholdValue value;
@@ -63,6 +65,9 @@ struct EvalConfig {
   // Once True, it clears when the forecast goes away or exceeds 1.5 x horizon.
   std::chrono::nanoseconds forecast_horizon = std::chrono::minutes(10);
   ForecastOptions forecast;
+  // Kernel features / safe sysctls this node must support (requiredFeatures); the
+  // KernelRequirementsMissing condition exists only when the list is not empty.
+  std::vector<std::string> required_features;
 };
 
 // What the evaluator remembers between ticks.

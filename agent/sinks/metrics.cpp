@@ -4,6 +4,9 @@
 
 #include <prometheus/metric_family.h>
 
+#include "agent/checkpoint/checkpoint.h"
+#include "agent/features/features.h"
+
 namespace nodehealth::sinks {
 namespace {
 
@@ -193,7 +196,17 @@ std::vector<MetricFamily> render_metrics(const Snapshot* snap, const BuildInfo& 
     filesystems(fams, snap->sample);
     network(fams, snap->sample);
   }
-  return fams.take();
+  std::vector<MetricFamily> out = fams.take();
+  if (snap) {
+    auto more = checkpoint::checkpoint_metrics(snap->sample.checkpoint_report.get(),
+                                               snap->sample.checkpoint_audit.get());
+    std::move(more.begin(), more.end(), std::back_inserter(out));
+    if (snap->sample.features) {
+      auto feats = features::feature_metrics(*snap->sample.features);
+      std::move(feats.begin(), feats.end(), std::back_inserter(out));
+    }
+  }
+  return out;
 }
 
 std::vector<MetricFamily> MetricsCollector::Collect() const {

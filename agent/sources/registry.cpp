@@ -13,7 +13,7 @@ struct Entry {
   std::unique_ptr<Source> (*make)(const config::Config&, const HostPaths&);
 };
 
-const std::array<Entry, 7> kRegistry{{
+const std::array<Entry, 9> kRegistry{{
     {"meminfo", [](const config::Config&, const HostPaths& p) { return make_meminfo_source(p); }},
     {"cgroup_memory",
      [](const config::Config&, const HostPaths& p) { return make_cgroup_memory_source(p); }},
@@ -30,6 +30,11 @@ const std::array<Entry, 7> kRegistry{{
        return make_filesystem_source(p, std::move(opts));
      }},
     {"network", [](const config::Config&, const HostPaths& p) { return make_network_source(p); }},
+    {"features", [](const config::Config&, const HostPaths& p) { return make_features_source(p); }},
+    {"checkpoints",
+     [](const config::Config& c, const HostPaths& p) {
+       return make_checkpoints_source(p, c.checkpoint_dir);
+     }},
 }};
 
 }  // namespace

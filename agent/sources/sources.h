@@ -52,6 +52,13 @@ std::unique_ptr<Source> make_filesystem_source(const HostPaths& paths, Filesyste
 // operstate and carrier from /sys/class/net.
 std::unique_ptr<Source> make_network_source(const HostPaths& paths);
 
+// The kubelet's checkpoint directory (`dir` as the host sees it; "" = the
+// default): audited every minute, checkpoint costs estimated every 10 minutes.
+std::unique_ptr<Source> make_checkpoints_source(const HostPaths& paths, std::string dir);
+
+// Kernel features and pod safe sysctls (facts §5), probed every 10 minutes.
+std::unique_ptr<Source> make_features_source(const HostPaths& paths);
+
 // Every source name, in registry order: the names config may enable or disable.
 std::span<const std::string_view> source_names();
 

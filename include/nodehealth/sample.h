@@ -4,12 +4,21 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "agent/parse/proc.h"
 #include "nodehealth/clock.h"
+
+namespace nodehealth::checkpoint {
+struct CheckpointAudit;
+struct CheckpointReport;
+}  // namespace nodehealth::checkpoint
+namespace nodehealth::features {
+struct FeatureReport;
+}  // namespace nodehealth::features
 
 namespace nodehealth {
 
@@ -80,6 +89,12 @@ struct Sample {
   std::optional<FsUsage> nodefs;
   std::optional<FsUsage> imagefs;
   std::optional<NetworkState> network;
+  // The checkpoint directory's audit (every minute) and the checkpoint cost estimate (every
+  // 10 minutes), shared between samples until refreshed; null when not (yet) available.
+  std::shared_ptr<const checkpoint::CheckpointAudit> checkpoint_audit;
+  std::shared_ptr<const checkpoint::CheckpointReport> checkpoint_report;
+  // Kernel features and safe sysctls, probed every 10 minutes; null until the first probe.
+  std::shared_ptr<const features::FeatureReport> features;
   std::vector<SourceStatus> sources;  // one per enabled source, in registry order
 
   const SourceStatus* source(std::string_view name) const {

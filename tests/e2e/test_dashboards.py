@@ -340,8 +340,12 @@ class DashboardStructureTest(unittest.TestCase):
         # The families the agent declares (a family without samples, such as the forecast on an
         # idle node, is left out of a scrape, so a scrape alone does not list them all), and
         # those it serves now.
-        with open(os.path.join(ROOT, "agent", "sinks", "metrics.cpp")) as f:
-            declared = set(re.findall(r'"(nodehealth_\w+)"', f.read()))
+        declared = set()
+        for top, _, files in os.walk(os.path.join(ROOT, "agent")):
+            for name in files:
+                if name.endswith(".cpp"):
+                    with open(os.path.join(top, name)) as f:
+                        declared |= set(re.findall(r'"(nodehealth_\w+)"', f.read()))
         with Agent() as agent:
             exported = set(re.findall(r"^# TYPE (\w+)", agent.metrics(), re.M))
         self.assertLessEqual(exported - {"exposer_scrapes_total", "exposer_transferred_bytes_total",

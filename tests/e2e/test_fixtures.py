@@ -83,11 +83,34 @@ class FixtureStatusTest(unittest.TestCase):
         self.assertEqual(types, ["MemoryPressure", "DiskPressure", "PIDPressure",
                                  "DefaultRouteUnavailable", "MemoryContention", "DiskContention",
                                  "MemoryEvictionImminent", "DiskEvictionImminent",
-                                 "PIDEvictionImminent"])
+                                 "PIDEvictionImminent", "CheckpointArchivesExposed"])
         for c in doc["conditions"]:
             self.assertEqual(set(c), keys)
             self.assertIn(c["status"], ("True", "False", "Unknown"))
             self.assertRegex(c["lastTransitionTime"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+class RequiredFeaturesTest(unittest.TestCase):
+    """requiredFeatures: KernelRequirementsMissing on the feature fixture trees (facts §5)."""
+
+    def required(self, case):
+        import tempfile
+        from harness import write
+        d = tempfile.mkdtemp(prefix="nodehealth-e2e-")
+        path = os.path.join(d, "config.yaml")
+        write(path, "apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
+                    "requiredFeatures: [cgroup_v2, psi]\n")
+        doc, _ = status(os.path.join("features", case), "--config", path)
+        return nodecalc.condition(doc, "KernelRequirementsMissing")
+
+    def test_cgroup_v2_node_meets_the_requirements(self):
+        c = self.required("ubuntu-5.15")
+        self.assertEqual((c["status"], c["reason"]), ("False", "RequiredFeaturesPresent"))
+
+    def test_cgroup_v1_node_misses_cgroup_v2(self):
+        c = self.required("el8-4.18")
+        self.assertEqual((c["status"], c["reason"]), ("True", "RequiredFeatureMissing"))
+        self.assertEqual(c["message"], "required but not supported here: cgroup_v2")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ class HttpTest(unittest.TestCase):
         self.assertEqual(headers["Content-Type"], "application/json")
         doc = json.loads(body)
         self.assertEqual(doc["node"], "fixture-node")
-        self.assertEqual(len(doc["conditions"]), 9)
+        self.assertEqual(len(doc["conditions"]), 10)
         self.assertEqual({s["signal"] for s in doc["signals"]},
                          {"memory.available", "allocatableMemory.available", "nodefs.available",
                           "nodefs.inodesFree", "imagefs.available", "imagefs.inodesFree",

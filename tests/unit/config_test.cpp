@@ -553,3 +553,26 @@ TEST_CASE("Config::source_on", "[config]") {
   CHECK(c.source_on("procfs"));
   CHECK(c.source_on("cgroup"));
 }
+
+TEST_CASE("config: checkpointDir and requiredFeatures", "[config]") {
+  auto doc = nc::parse_yaml(
+      "apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
+      "checkpointDir: /data/checkpoints\nrequiredFeatures: [cgroup_v2, psi]\n",
+      "c.yaml");
+  REQUIRE(doc);
+  static constexpr std::string_view kNoSources[] = {"psi"};
+  auto cfg = nc::config_from_document(*doc, kNoSources);
+  REQUIRE(cfg);
+  CHECK(cfg->checkpoint_dir == "/data/checkpoints");
+  CHECK(cfg->required_features == std::vector<std::string>{"cgroup_v2", "psi"});
+
+  auto bad = nc::parse_yaml(
+      "apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
+      "requiredFeatures: [cgroupv3]\n",
+      "c.yaml");
+  REQUIRE(bad);
+  auto err = nc::config_from_document(*bad, kNoSources);
+  REQUIRE_FALSE(err);
+  CHECK(err.error().message.find("c.yaml:3: requiredFeatures[0]: unknown feature or safe sysctl "
+                                 "\"cgroupv3\"") != std::string::npos);
+}

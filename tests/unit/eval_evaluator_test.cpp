@@ -2,6 +2,7 @@
 // Facts cited are rows of shared/reference/facts.md §1.
 #include <catch2/catch.hpp>
 
+#include "agent/checkpoint/checkpoint.h"
 #include "agent/eval/evaluator.h"
 
 using namespace nodehealth;
@@ -548,4 +549,36 @@ TEST_CASE(
   }
   CHECK_FALSE(signal(ev, "nodefs.available").until_threshold);
   CHECK(cond(ev, "DiskEvictionImminent").status == ConditionStatus::kFalse);
+}
+
+// ---- Checkpoint archives (facts §6) --------------------------------------------------------
+
+TEST_CASE("facts §6 checkpoint archives readable by others set CheckpointArchivesExposed",
+          "[eval]") {
+  FakeClock clock;
+  Sample s = healthy(clock.now());
+  s.sources.push_back(SourceStatus{"checkpoints", true, 0, ""});
+  auto audit = std::make_shared<checkpoint::CheckpointAudit>();
+  audit->dir = "/var/lib/kubelet/checkpoints";
+  audit->exists = true;
+  s.checkpoint_audit = audit;
+  auto ev = eval::evaluate(s, {}, kubelet_defaults(), clock.now());
+  CHECK(cond(ev, "CheckpointArchivesExposed").status == ConditionStatus::kFalse);
+  CHECK(cond(ev, "CheckpointArchivesExposed").reason == "CheckpointArchivesPrivate");
+
+  audit->exposed_archives = 2;
+  ev = eval::evaluate(s, ev.state, kubelet_defaults(), clock.now());
+  CHECK(cond(ev, "CheckpointArchivesExposed").status == ConditionStatus::kTrue);
+  CHECK(cond(ev, "CheckpointArchivesExposed").reason == "CheckpointArchivesReadable");
+
+  audit->exposed_archives = 0;
+  audit->dir_mode_ok = false;
+  audit->dir_mode = 0755;
+  ev = eval::evaluate(s, ev.state, kubelet_defaults(), clock.now());
+  CHECK(cond(ev, "CheckpointArchivesExposed").reason == "CheckpointDirectoryOpen");
+  CHECK(cond(ev, "CheckpointArchivesExposed").message.ends_with("(mode 755)"));
+
+  s.checkpoint_audit.reset();  // the source has no audit yet: Unknown
+  ev = eval::evaluate(s, ev.state, kubelet_defaults(), clock.now());
+  CHECK(cond(ev, "CheckpointArchivesExposed").status == ConditionStatus::kUnknown);
 }

@@ -202,14 +202,15 @@ TEST_CASE("source registry: names in order, config disables a source", "[sources
   const auto names = source_names();
   CHECK(std::vector<std::string_view>(names.begin(), names.end()) ==
         std::vector<std::string_view>{"meminfo", "cgroup_memory", "kubepods", "pids", "psi",
-                                      "filesystem", "network"});
+                                      "filesystem", "network", "features", "checkpoints"});
   config::Config cfg;
   cfg.source_enabled["psi"] = false;
   const auto made = make_sources(cfg, fixture("cgroup-v2"));
   std::vector<std::string_view> made_names;
   for (const auto& m : made) made_names.push_back(m->name());
   CHECK(made_names == std::vector<std::string_view>{"meminfo", "cgroup_memory", "kubepods", "pids",
-                                                    "filesystem", "network"});
+                                                    "filesystem", "network", "features",
+                                                    "checkpoints"});
 }
 
 TEST_CASE("facts §1 kubepods source on v2: memory.max, memory.current, inactive_file and PSI",

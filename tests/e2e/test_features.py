@@ -1,0 +1,417 @@
+"""`nodehealth features` on the real binary (facts §5 and §7): on this real kernel, checked
+against independent calculations (mountinfo, `stat -f`, a raw mount_setattr call through ctypes,
+`unshare --net`), as root for the network-namespace and test-mount probes; on the fixture trees
+through --host-root; and on bad input (odd versions, missing files, permission errors), which is
+reported and never fatal. Everything created is named nodehealth-test-* and removed."""
+import ctypes
+import errno
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import unittest
+
+from harness import FIXTURES, need, need_binary, need_root, run_cli, BIN
+
+FEATURES = os.path.join(FIXTURES, "features")
+NET_SAFE = ["ip_local_port_range", "tcp_syncookies", "ping_group_range",
+            "ip_unprivileged_port_start", "ip_local_reserved_ports", "tcp_keepalive_time",
+            "tcp_keepalive_intvl", "tcp_keepalive_probes", "tcp_fin_timeout",
+            "tcp_notsent_lowat", "tcp_rmem", "tcp_wmem", "tcp_slow_start_after_idle"]
+FEATURE_NAMES = ["nftables", "cgroup_v2", "root_cpu_stat", "cgroup_freezer",
+                 "recursive_read_only_mounts", "user_namespaces", "tmpfs_noswap", "psi",
+                 "ipvs_conn_reuse_mode", "memory_qos"]
+
+
+def kube_version(osrelease):
+    """facts §5, independently: leading dotted numbers, at least two components."""
+    m = re.match(r"v?([0-9]+(?:\.[0-9]+)*)", osrelease.strip())
+    if not m or "." not in m.group(1):
+        return None
+    return tuple(int(x) for x in m.group(1).split("."))
+
+
+def at_least(v, minimum):
+    n = max(len(v), len(minimum))
+    return tuple(v) + (0,) * (n - len(v)) >= tuple(minimum) + (0,) * (n - len(minimum))
+
+
+def mounts():
+    path = "/proc/1/mountinfo" if os.access("/proc/1/mountinfo", os.R_OK) else "/proc/self/mountinfo"
+    out = []
+    with open(path) as f:
+        for line in f:
+            left, right = line.split(" - ", 1)
+            fields = left.split()
+            fstype, _source, opts = right.split()[:3]
+            out.append({"mountpoint": fields[4], "fstype": fstype, "super": opts.split(",")})
+    return out
+
+
+def cgroup_layout(ms):
+    at = [m for m in ms if m["mountpoint"] == "/sys/fs/cgroup"]
+    v2 = [m for m in ms if m["fstype"] == "cgroup2" and m["mountpoint"].startswith("/sys/fs/cgroup")]
+    v1 = [m for m in ms if m["fstype"] == "cgroup" and m["mountpoint"].startswith("/sys/fs/cgroup/")]
+    if at and at[-1]["fstype"] == "cgroup2":
+        return "unified", "/sys/fs/cgroup"
+    if v2 and v1:
+        return "hybrid", v2[-1]["mountpoint"]
+    if v1:
+        return "legacy", ""
+    if v2:
+        return "unified", v2[-1]["mountpoint"]
+    return "unknown", ""
+
+
+def statfs_magic(path):
+    r = subprocess.run(["stat", "-f", "-c", "%t", path], capture_output=True, text=True,
+                       check=True)
+    return int(r.stdout.strip(), 16)
+
+
+def features_json(*args, **kw):
+    r = run_cli("features", "-o", "json", *args, **kw)
+    if r.returncode not in (0, 1):
+        raise AssertionError("exit %d: %s" % (r.returncode, r.stderr))
+    return r, json.loads(r.stdout)
+
+
+def by_name(doc, key="features"):
+    return {f["name"]: f for f in doc[key]}
+
+
+def as_nobody():
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+
+
+def run_as_nobody(*args):
+    """The binary as uid/gid 65534, from a world-readable copy (the checkout may sit in a
+    directory only root can enter)."""
+    d = tempfile.mkdtemp(prefix="nodehealth-test-bin-")
+    try:
+        os.chmod(d, 0o755)
+        copy = os.path.join(d, "nodehealth")
+        shutil.copy(BIN, copy)
+        os.chmod(copy, 0o755)
+        return subprocess.run([copy, *args], capture_output=True, text=True, timeout=30,
+                              preexec_fn=as_nobody)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+class RealKernelTest(unittest.TestCase):
+    """This machine's kernel, compared with independent calculations."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.r, cls.doc = features_json()
+        cls.f = by_name(cls.doc)
+
+    def test_exit_code_and_no_warnings(self):
+        self.assertEqual(self.r.returncode, 0, self.r.stderr)
+        self.assertEqual(self.r.stderr, "")
+        self.assertEqual(self.doc["warnings"], [])
+        self.assertEqual([f["name"] for f in self.doc["features"]], FEATURE_NAMES)
+
+    def test_kernel_version_as_kubernetes_parses_it(self):
+        with open("/proc/sys/kernel/osrelease") as f:
+            release = f.read().strip()
+        self.assertEqual(self.doc["kernel"]["release"], release)
+        self.assertEqual(self.doc["kernel"]["runningRelease"], os.uname().release)
+        want = kube_version(release)
+        self.assertIsNotNone(want)
+        self.assertEqual(self.doc["kernel"]["version"], ".".join(map(str, want)))
+        self.assertTrue(self.doc["liveProbes"], self.doc["liveProbesNote"])
+
+    def test_version_verdicts_follow_facts_5(self):
+        v = kube_version(self.doc["kernel"]["release"])
+        mins = {"nftables": (5, 13), "root_cpu_stat": (5, 8), "cgroup_freezer": (5, 2),
+                "recursive_read_only_mounts": (5, 12), "user_namespaces": (6, 5),
+                "tmpfs_noswap": (6, 4), "psi": (4, 20), "ipvs_conn_reuse_mode": (4, 1),
+                "memory_qos": (5, 9)}
+        for name, minimum in mins.items():
+            self.assertEqual(self.f[name]["versionSupported"], at_least(v, minimum), name)
+        self.assertIsNone(self.f["cgroup_v2"]["versionSupported"])
+
+    def test_cgroup_layout_and_statfs_magic(self):
+        layout, v2 = cgroup_layout(mounts())
+        self.assertEqual(self.doc["cgroupLayout"], layout)
+        self.assertEqual(self.doc["cgroup2Mount"], v2)
+        magic = statfs_magic("/sys/fs/cgroup")
+        self.assertEqual(self.f["cgroup_v2"]["probeSupported"], magic == 0x63677270)
+        if layout == "hybrid":  # this machine: v1 controllers plus cgroup2 at .../unified
+            self.assertIn("hybrid layout", self.f["cgroup_v2"]["detail"])
+            self.assertFalse(self.f["memory_qos"]["probeSupported"])
+        if v2:
+            self.assertEqual(self.f["root_cpu_stat"]["probeSupported"],
+                             os.path.exists(os.path.join(v2, "cpu.stat")))
+
+    def test_freezer(self):
+        layout, v2 = cgroup_layout(mounts())
+        probe = self.f["cgroup_freezer"]["probeSupported"]
+        if layout in ("hybrid", "legacy"):
+            want = any(m["fstype"] == "cgroup" and "freezer" in m["super"] for m in mounts())
+            self.assertEqual(probe, want)
+        elif layout == "unified":
+            children = [e.path for e in os.scandir(v2) if e.is_dir()]
+            if not children:
+                self.assertIsNone(probe)
+            elif any(os.path.exists(os.path.join(c, "cgroup.freeze")) for c in children):
+                self.assertTrue(probe)
+
+    def test_psi_present(self):
+        readable = all(os.access("/proc/pressure/" + r, os.R_OK) for r in ("cpu", "memory", "io"))
+        self.assertEqual(self.f["psi"]["probeSupported"], readable)
+        need(readable, "kernel without PSI")
+        with open("/proc/cmdline") as f:
+            cmdline = f.read().split()
+        if "psi=1" in cmdline and "CONFIG_PSI_DEFAULT_DISABLED=y" in self.f["psi"]["detail"]:
+            self.assertIn("enabled by psi=1", self.f["psi"]["detail"])
+
+    def test_mount_setattr_against_a_raw_syscall(self):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        rc = libc.syscall(ctypes.c_long(442), ctypes.c_int(-1), ctypes.c_char_p(b""),
+                          ctypes.c_uint(0xFFFFFFFF), ctypes.c_void_p(0), ctypes.c_size_t(0))
+        err = ctypes.get_errno()
+        self.assertEqual(rc, -1)
+        want = {errno.EINVAL: True, errno.ENOSYS: False}.get(err)
+        self.assertEqual(self.f["recursive_read_only_mounts"]["probeSupported"], want)
+
+    def test_user_namespaces(self):
+        with open("/proc/sys/user/max_user_namespaces") as f:
+            n = int(f.read())
+        self.assertEqual(self.f["user_namespaces"]["probeSupported"], n > 0)
+
+    def test_ipvs_not_loaded_is_not_false(self):
+        path = "/proc/sys/net/ipv4/vs/conn_reuse_mode"
+        probe = self.f["ipvs_conn_reuse_mode"]["probeSupported"]
+        if os.path.exists(path):
+            self.assertTrue(probe)
+        elif probe is None:
+            self.assertIn("not loaded", self.f["ipvs_conn_reuse_mode"]["detail"])
+        else:  # false only when the kernel is known to lack it
+            self.assertIn("CONFIG_IP_VS is not set", self.f["ipvs_conn_reuse_mode"]["detail"])
+
+    def test_nft_version_when_the_binary_exists(self):
+        nft = next((p for p in ("/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft", "/bin/nft",
+                                "/usr/local/sbin/nft") if os.access(p, os.X_OK)), None)
+        detail = self.f["nftables"]["detail"]
+        if nft is None:
+            self.assertIn("nft: not found", detail)
+        else:
+            out = subprocess.run([nft, "--version"], capture_output=True, text=True).stdout
+            m = re.search(r"v([0-9]+(?:\.[0-9]+)+)", out)
+            self.assertIn("nft " + m.group(1), detail)
+
+    def test_safe_sysctls_in_a_new_network_namespace(self):
+        need_root()
+        need_binary("unshare")
+        s = by_name(self.doc, "sysctls")
+        self.assertEqual(len(s), 14)
+        for name in NET_SAFE:
+            path = "/proc/sys/net/ipv4/" + name
+            there = subprocess.run(["unshare", "--net", "test", "-e", path]).returncode == 0
+            row = s["net.ipv4." + name]
+            self.assertEqual(row["present"], there, row)
+            self.assertEqual(row["namespace"], "net")
+        self.assertEqual(s["kernel.shm_rmid_forced"]["namespace"], "ipc")
+        self.assertEqual(s["kernel.shm_rmid_forced"]["present"],
+                         os.path.exists("/proc/sys/kernel/shm_rmid_forced"))
+        self.assertEqual(self.doc["sysctlNote"], "")
+
+    def test_without_root_the_namespace_check_is_unknown(self):
+        need_root()  # to drop to nobody
+        r = run_as_nobody("features", "-o", "json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual(doc["sysctlNote"], "net.*: unknown (needs CAP_SYS_ADMIN)")
+        for row in doc["sysctls"]:
+            if row["namespace"] == "net":
+                self.assertIsNone(row["present"], row)
+                self.assertIn("unknown (needs CAP_SYS_ADMIN)", row["detail"])
+
+    def test_table_sections(self):
+        r = run_cli("features")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for section in ("Kernel\n", "\nFeatures\n", "\nSafe sysctls\n", "\nDevice plugins\n"):
+            self.assertIn(section, r.stdout)
+        self.assertIn("FEATURE                     VERSION  PROBE", r.stdout)
+        self.assertIn("cgroups:      " + self.doc["cgroupLayout"], r.stdout)
+
+
+class TestMountTest(unittest.TestCase):
+    def test_probe_mounts_leaves_nothing_behind(self):
+        need_root()
+        need_binary("unshare")
+        before = set(os.listdir("/tmp"))
+        r, doc = features_json("--probe-mounts")
+        after = set(os.listdir("/tmp"))
+        self.assertEqual([d for d in after - before if d.startswith("nodehealth-test-noswap")], [])
+        with open("/proc/self/mountinfo") as f:
+            self.assertNotIn("nodehealth-test", f.read())
+        # Independently: the same test mount with util-linux, in its own mount namespace.
+        d = tempfile.mkdtemp(prefix="nodehealth-test-noswap-e2e-")
+        try:
+            ok = subprocess.run(["unshare", "--mount", "--propagation", "private", "mount", "-t",
+                                 "tmpfs", "-o", "noswap,size=64k", "nodehealth-test", d],
+                                capture_output=True).returncode == 0
+        finally:
+            os.rmdir(d)
+        self.assertEqual(by_name(doc)["tmpfs_noswap"]["probeSupported"], ok)
+
+
+class FixtureTest(unittest.TestCase):
+    """The fixture trees through --host-root (live probes off: they are not this kernel)."""
+
+    def test_ubuntu_5_15(self):
+        r, doc = features_json("--host-root", os.path.join(FEATURES, "ubuntu-5.15"),
+                               "--live-probes", "off")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(doc["kernel"]["version"], "5.15.0")
+        self.assertEqual(doc["cgroupLayout"], "unified")
+        f = by_name(doc)
+        got = {n: (f[n]["versionSupported"], f[n]["probeSupported"]) for n in FEATURE_NAMES}
+        self.assertEqual(got, {
+            "nftables": (True, True), "cgroup_v2": (None, True), "root_cpu_stat": (True, True),
+            "cgroup_freezer": (True, True), "recursive_read_only_mounts": (True, None),
+            "user_namespaces": (False, True), "tmpfs_noswap": (False, None),
+            "psi": (True, True), "ipvs_conn_reuse_mode": (True, None), "memory_qos": (True, True)})
+        self.assertIn("nft 1.0.2", f["nftables"]["detail"])
+        self.assertTrue(f["ipvs_conn_reuse_mode"]["detail"].startswith("not loaded"))
+
+    def test_el8_backported_psi_is_flagged(self):
+        r = run_cli("features", "--host-root", os.path.join(FEATURES, "el8-4.18"),
+                    "--live-probes", "off")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("[backported: version says no, probe says yes]", r.stdout)
+        self.assertRegex(r.stdout, r"\n  psi +no +yes ")
+        self.assertIn("cgroups:      legacy", r.stdout)
+        self.assertIn("kubelet.sock:    present but not a socket", r.stdout)
+
+    def test_auto_skips_live_probes_on_a_copy(self):
+        # The real capture may carry this very kernel's release: its proc is still no procfs.
+        r, doc = features_json("--host-root", os.path.join(FEATURES, "real-6.18-hybrid"))
+        self.assertFalse(doc["liveProbes"])
+        self.assertEqual(doc["cgroupLayout"], "hybrid")
+        self.assertIsNone(by_name(doc)["recursive_read_only_mounts"]["probeSupported"])
+
+    def test_require(self):
+        r, doc = features_json("--host-root", os.path.join(FEATURES, "el8-4.18"),
+                               "--live-probes", "off", "--require", "psi,cgroup_v2,memory_qos")
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(doc["missing"], ["cgroup_v2", "memory_qos"])
+        self.assertEqual(r.stderr, "nodehealth: required features missing: cgroup_v2, memory_qos\n")
+        r = run_cli("features", "--host-root", os.path.join(FEATURES, "ubuntu-5.15"),
+                    "--live-probes", "off", "--require", "cgroup_v2,memory_qos,psi")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_allowed_unsafe_sysctls(self):
+        r, doc = features_json("--host-root", os.path.join(FEATURES, "ubuntu-5.15"),
+                               "--live-probes", "off", "--allowed-unsafe-sysctls",
+                               "net.core.somaxconn,kernel.msg*,kernel.hostname,vm.swappiness")
+        got = {u["pattern"]: (u["accepted"], u["reason"]) for u in doc["allowedUnsafeSysctls"]}
+        self.assertEqual(got["net.core.somaxconn"], (True, ""))
+        self.assertEqual(got["kernel.msg*"], (True, ""))
+        self.assertEqual(got["kernel.hostname"],
+                         (False, 'the sysctls "kernel.hostname" are not known to be namespaced'))
+        self.assertFalse(got["vm.swappiness"][0])
+
+
+class TempTreeTest(unittest.TestCase):
+    def setUp(self):
+        self.root = tempfile.mkdtemp(prefix="nodehealth-test-features-")
+        os.makedirs(os.path.join(self.root, "proc/sys/kernel"))
+
+    def tearDown(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def write(self, rel, text):
+        path = os.path.join(self.root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+
+    def test_device_plugin_sockets(self):
+        d = os.path.join(self.root, "var/lib/kubelet/device-plugins")
+        os.makedirs(d)
+        socks = []
+        for name in ("kubelet.sock", "nvidia-gpu.sock", "rdma.sock"):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(os.path.join(d, name))
+            socks.append(s)
+        self.write("var/lib/kubelet/device-plugins/kubelet_internal_checkpoint", "{}")
+        try:
+            r, doc = features_json("--host-root", self.root)
+        finally:
+            for s in socks:
+                s.close()
+        dp = doc["devicePlugins"]
+        self.assertTrue(dp["registrationSocket"])
+        self.assertEqual(dp["pluginSockets"], ["nvidia-gpu.sock", "rdma.sock"])
+        self.assertTrue(dp["checkpoint"])
+        self.assertEqual(dp["apiVersion"], "v1beta1")
+
+    def test_odd_versions_are_reported_not_fatal(self):
+        for odd in ("5-15-0\n", "6\n", "", "not a version\n"):
+            self.write("proc/sys/kernel/osrelease", odd)
+            r, doc = features_json("--host-root", self.root)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIsNone(doc["kernel"]["version"])
+            self.assertNotEqual(doc["kernel"]["error"], "")
+            self.assertTrue(all(f["versionSupported"] is None for f in doc["features"]))
+
+    def test_missing_files_are_reported_not_fatal(self):
+        r, doc = features_json("--host-root", self.root)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(doc["cgroupLayout"], "unknown")
+        self.assertTrue(any("osrelease" in w for w in doc["warnings"]), doc["warnings"])
+        r = run_cli("features", "--host-root", self.root)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("\nWarnings\n", r.stdout)
+
+    def test_permission_errors_are_reported_not_fatal(self):
+        need_root()  # to make files only root can read, then read them as nobody
+        self.write("proc/sys/kernel/osrelease", "6.1.0-18-amd64\n")
+        for res in ("cpu", "memory", "io"):
+            self.write("proc/pressure/" + res, "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n")
+        os.chmod(os.path.join(self.root, "proc/pressure"), 0o700)
+        self.write("proc/sys/user/max_user_namespaces", "100\n")
+        os.chmod(os.path.join(self.root, "proc/sys/user/max_user_namespaces"), 0o600)
+        for dirpath, dirnames, _ in os.walk(self.root):
+            for d in dirnames:
+                if d != "pressure":
+                    os.chmod(os.path.join(dirpath, d), 0o755)
+        os.chmod(self.root, 0o755)
+        r = run_as_nobody("features", "-o", "json", "--host-root", self.root)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        f = by_name(doc)
+        self.assertIsNone(f["psi"]["probeSupported"])
+        self.assertIn("Permission denied", f["psi"]["detail"])
+        self.assertIsNone(f["user_namespaces"]["probeSupported"])
+        self.assertTrue(any("Permission denied" in w for w in doc["warnings"]), doc["warnings"])
+
+
+class UsageTest(unittest.TestCase):
+    def test_bad_usage_exits_2(self):
+        for args in (["--bogus"], ["-o", "yaml"], ["--require", "warp_drive"],
+                     ["--host-root", "/nonexistent-nodehealth"], ["--live-probes", "maybe"]):
+            r = run_cli("features", *args)
+            self.assertEqual(r.returncode, 2, (args, r.stdout, r.stderr))
+            self.assertTrue(r.stderr.startswith("nodehealth: "), r.stderr)
+
+    def test_help(self):
+        r = run_cli("features", "--help")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("--allowed-unsafe-sysctls", r.stdout)
+        self.assertIn("Exit codes: 0", r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,103 @@
+// `nodehealth features` as a command: flags, --help, -o table|json, --require and exit codes
+// 0/1/2, on the fixture trees (live probes off).
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/commands/features.h"
+
+namespace {
+
+struct Run {
+  int code;
+  std::string out, err;
+};
+
+std::string slurp(std::FILE* f) {
+  std::rewind(f);
+  std::string s;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, f)) s.append(buf, n);
+  std::fclose(f);
+  return s;
+}
+
+Run run(std::vector<std::string> args) {
+  args.insert(args.begin(), {"nodehealth", "features"});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  std::FILE* out = std::tmpfile();
+  std::FILE* err = std::tmpfile();
+  const int code =
+      nodehealth::commands::features(static_cast<int>(argv.size()), argv.data(), out, err);
+  return {code, slurp(out), slurp(err)};
+}
+
+std::string fixture(const char* name) {
+  return std::string(NODEHEALTH_FIXTURES) + "/features/" + name;
+}
+
+}  // namespace
+
+TEST_CASE("features command: --help and usage errors exit 2", "[features][command]") {
+  auto help = run({"--help"});
+  CHECK(help.code == 0);
+  CHECK(help.out.starts_with("Usage: nodehealth features"));
+  CHECK(run({"--bogus"}).code == 2);
+  CHECK(run({"-o", "yaml"}).code == 2);
+  CHECK(run({"--host-root"}).code == 2);
+  CHECK(run({"stray"}).code == 2);
+  CHECK(run({"--live-probes", "sometimes"}).code == 2);
+  auto unknown = run({"--require", "psi,warp_drive"});
+  CHECK(unknown.code == 2);
+  CHECK(unknown.err.find("\"warp_drive\"") != std::string::npos);
+  auto noroot = run({"--host-root", "/nonexistent-nodehealth-root"});
+  CHECK(noroot.code == 2);
+  CHECK(noroot.err.find("/nonexistent-nodehealth-root/proc") != std::string::npos);
+}
+
+TEST_CASE("features command: table on a fixture", "[features][command]") {
+  auto r = run({"--host-root", fixture("el8-4.18"), "--live-probes", "off"});
+  CHECK(r.code == 0);
+  CHECK(r.err.empty());
+  CHECK(r.out.find("4.18.0-513.el8.x86_64") != std::string::npos);
+  CHECK(r.out.find("\nFeatures\n") != std::string::npos);
+  CHECK(r.out.find("\nSafe sysctls\n") != std::string::npos);
+  CHECK(r.out.find("\nDevice plugins\n") != std::string::npos);
+}
+
+TEST_CASE("features command: JSON, --require and exit code 1", "[features][command]") {
+  auto ok = run({"--host-root=" + fixture("ubuntu-5.15"), "--live-probes=off", "-o", "json",
+                 "--require", "cgroup_v2,memory_qos,net.ipv4.tcp_rmem"});
+  CHECK(ok.code == 0);
+  auto j = nlohmann::json::parse(ok.out);
+  CHECK(j["cgroupLayout"] == "unified");
+  CHECK(j["missing"].empty());
+
+  auto bad = run({"--host-root", fixture("el8-4.18"), "--live-probes", "off", "-o", "json",
+                  "--require", "psi,cgroup_v2,tmpfs_noswap"});
+  CHECK(bad.code == 1);
+  auto jb = nlohmann::json::parse(bad.out);
+  CHECK(jb["missing"] == nlohmann::json::array({"cgroup_v2", "tmpfs_noswap"}));
+  CHECK(bad.err == "nodehealth: required features missing: cgroup_v2, tmpfs_noswap\n");
+}
+
+TEST_CASE("features command: --allowed-unsafe-sysctls and --proc-root/--sys-root",
+          "[features][command]") {
+  auto r = run({"--proc-root", fixture("ubuntu-5.15") + "/proc", "--sys-root",
+                fixture("ubuntu-5.15") + "/sys", "--live-probes", "off", "--allowed-unsafe-sysctls",
+                "net.core.somaxconn, kernel.hostname", "-o", "json"});
+  CHECK(r.code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["kernel"]["release"] == "5.15.0-1049-azure");
+  REQUIRE(j["allowedUnsafeSysctls"].size() == 2);
+  CHECK(j["allowedUnsafeSysctls"][0]["accepted"] == true);
+  CHECK(j["allowedUnsafeSysctls"][1]["reason"] ==
+        "the sysctls \"kernel.hostname\" are not known to be namespaced");
+  // The host root stays "/": no device plugin directory of the fixture is read.
+  CHECK(j["cgroupLayout"] == "unified");
+}
