@@ -55,7 +55,7 @@ $(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libagent.a
 	$(CXX) $(CXXFLAGS) -o $@ $^ $(PKG_LIBS)
 
 run: deps
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory -j$$(nproc) build
 	$(BUILD)/nodehealth run $(RUN_ARGS)
 
 unit: $(BUILD)/unit-tests
@@ -65,7 +65,7 @@ e2e: $(BUILD)/nodehealth
 	tests/e2e/run-all.sh
 
 test: test-deps
-	@$(MAKE) --no-print-directory $(BUILD)/nodehealth $(BUILD)/unit-tests
+	@$(MAKE) --no-print-directory -j$$(nproc) $(BUILD)/nodehealth $(BUILD)/unit-tests
 	@tests/run-tests.sh
 
 # The agent's cost and speed next to node_exporter (tests/bench/, as root).

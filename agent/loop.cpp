@@ -34,9 +34,10 @@ Result<std::unique_ptr<EventLoop>> EventLoop::create() {
   return loop;
 }
 
-Result<void> EventLoop::watch(int fd, std::function<void()> on_ready) {
+Result<void> EventLoop::watch(int fd, std::function<void()> on_ready, uint32_t events) {
+  static_assert(EPOLLIN == 0x001, "the default in loop.h");
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLPRI;
+  ev.events = events;
   ev.data.fd = fd;
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
     return errno_error("epoll_ctl add", errno);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -19,8 +20,9 @@ class EventLoop {
   // other threads so they inherit the mask) and routes them to the loop.
   static Result<std::unique_ptr<EventLoop>> create();
 
-  // Calls on_ready when fd becomes readable.
-  Result<void> watch(int fd, std::function<void()> on_ready);
+  // Calls on_ready when fd reports one of `events` (EPOLLIN by default; a PSI
+  // trigger wants EPOLLPRI only, since its fd always polls readable).
+  Result<void> watch(int fd, std::function<void()> on_ready, uint32_t events = 0x001 /*EPOLLIN*/);
   // Arms the tick timer to fire once after `delay` (re-arm from the callback).
   Result<void> arm_timer(std::chrono::nanoseconds delay);
   void on_timer(std::function<void()> cb) { on_timer_ = std::move(cb); }

@@ -1,5 +1,6 @@
 // nodehealth: subcommands; flags -> Config -> sources -> loop.
 #include <signal.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -275,12 +276,16 @@ int cmd_run(int argc, char** argv) {
         std::chrono::duration_cast<std::chrono::microseconds>(cfg->psi_trigger_window), errors);
     for (const auto& e : errors) spdlog::info("psi trigger unavailable, ticks only: {}", e);
     for (auto& t : triggers) {
-      auto r = l.watch(t.fd.get(), [&, resource = t.resource] {
-        // At most one extra sample per 100ms, however often the kernel reports.
-        if (std::chrono::steady_clock::now() - last_tick < std::chrono::milliseconds(100)) return;
-        spdlog::debug("psi trigger: {} stalls, sampling now", resource);
-        tick();
-      });
+      auto r = l.watch(
+          t.fd.get(),
+          [&, resource = t.resource] {
+            // At most one extra sample per 100ms, however often the kernel reports.
+            if (std::chrono::steady_clock::now() - last_tick < std::chrono::milliseconds(100))
+              return;
+            spdlog::debug("psi trigger: {} stalls, sampling now", resource);
+            tick();
+          },
+          EPOLLPRI);
       if (!r) spdlog::warn("psi trigger not watched: {}", r.error().message);
     }
     if (!triggers.empty())
