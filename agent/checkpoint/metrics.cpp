@@ -2,6 +2,8 @@
 // absent). Families without samples are left out, as in agent/sinks/metrics.cpp.
 #include <prometheus/metric_family.h>
 
+#include "agent/sinks/families.h"
+
 #include "agent/checkpoint/checkpoint.h"
 
 namespace nodehealth::checkpoint {
@@ -10,13 +12,6 @@ namespace {
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-
-void add(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  m.gauge.value = value;
-  f.metric.push_back(std::move(m));
-}
 
 }  // namespace
 
@@ -31,11 +26,11 @@ std::vector<MetricFamily> checkpoint_metrics(const CheckpointReport* report,
                    MetricType::Gauge,
                    {}};
     for (const auto& c : report->containers)
-      add(f,
-          {{"pod_uid", c.kube ? c.kube->pod_uid : ""},
-           {"container_id", c.kube ? c.kube->container_id : ""},
-           {"cgroup", c.cgroup}},
-          static_cast<double>(c.predicted_bytes));
+      sinks::add_sample(f,
+                        {{"pod_uid", c.kube ? c.kube->pod_uid : ""},
+                         {"container_id", c.kube ? c.kube->container_id : ""},
+                         {"cgroup", c.cgroup}},
+                        static_cast<double>(c.predicted_bytes));
     if (!f.metric.empty()) out.push_back(std::move(f));
   }
   if (audit) {
@@ -43,13 +38,13 @@ std::vector<MetricFamily> checkpoint_metrics(const CheckpointReport* report,
                        "Files in the checkpoint directory (nothing deletes them).",
                        MetricType::Gauge,
                        {}};
-    add(count, {}, static_cast<double>(audit->archives.size()));
+    sinks::add_sample(count, {}, static_cast<double>(audit->archives.size()));
     out.push_back(std::move(count));
     MetricFamily bytes{"nodehealth_checkpoint_archive_bytes",
                        "Total size of the files in the checkpoint directory.",
                        MetricType::Gauge,
                        {}};
-    add(bytes, {}, static_cast<double>(audit->archive_bytes));
+    sinks::add_sample(bytes, {}, static_cast<double>(audit->archive_bytes));
     out.push_back(std::move(bytes));
     MetricFamily exposed{"nodehealth_checkpoint_exposed_archives",
                          "Checkpoint archives readable or writable by someone other than root "
@@ -57,7 +52,7 @@ std::vector<MetricFamily> checkpoint_metrics(const CheckpointReport* report,
                          "page of its container.",
                          MetricType::Gauge,
                          {}};
-    add(exposed, {}, static_cast<double>(audit->exposed_archives));
+    sinks::add_sample(exposed, {}, static_cast<double>(audit->exposed_archives));
     out.push_back(std::move(exposed));
     if (audit->exists) {
       MetricFamily ok{"nodehealth_checkpoint_dir_mode_ok",
@@ -65,7 +60,7 @@ std::vector<MetricFamily> checkpoint_metrics(const CheckpointReport* report,
                       "stricter), 0 otherwise; absent while the directory does not exist.",
                       MetricType::Gauge,
                       {}};
-      add(ok, {}, audit->dir_mode_ok ? 1 : 0);
+      sinks::add_sample(ok, {}, audit->dir_mode_ok ? 1 : 0);
       out.push_back(std::move(ok));
     }
   }

@@ -1,6 +1,8 @@
 // `nodehealth features` (see features.h).
 #include "agent/commands/features.h"
 
+#include "agent/commands/args.h"
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,54 +59,22 @@ struct Args {
 };
 
 std::optional<Args> parse_args(int argc, char** argv, std::FILE* err) {
+  static constexpr std::string_view kFlags[] = {
+      "host-root", "proc-root", "sys-root",   "allowed-unsafe-sysctls",
+      "require",   "output",    "live-probes"};
+  static constexpr std::string_view kSwitches[] = {"probe-mounts"};
+  auto parsed = commands::parse_args(argc, argv, 2, kFlags, kSwitches, err);
+  if (!parsed) return std::nullopt;
   Args a;
-  for (int i = 2; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "-h" || arg == "--help") {
-      a.help = true;
-      continue;
-    }
-    if (arg == "--probe-mounts") {
-      a.probe_mounts = true;
-      continue;
-    }
-    if (arg == "-o") arg = "--output";
-    if (!arg.starts_with("--")) {
-      std::fprintf(err, "nodehealth: unexpected argument \"%s\"\n", arg.c_str());
-      return std::nullopt;
-    }
-    std::string name = arg.substr(2), value;
-    bool has_value = false;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name.resize(eq);
-      has_value = true;
-    }
-    static const char* kFlags[] = {"host-root", "proc-root", "sys-root",   "allowed-unsafe-sysctls",
-                                   "require",   "output",    "live-probes"};
-    bool known = false;
-    for (const char* f : kFlags) known = known || name == f;
-    if (!known) {
-      std::fprintf(err, "nodehealth: unknown flag --%s (see --help)\n", name.c_str());
-      return std::nullopt;
-    }
-    if (!has_value) {
-      if (i + 1 >= argc) {
-        std::fprintf(err, "nodehealth: flag --%s needs a value\n", name.c_str());
-        return std::nullopt;
-      }
-      value = argv[++i];
-    }
-    if (name == "host-root") a.host_root = value;
-    if (name == "proc-root") a.proc_root = value;
-    if (name == "sys-root") a.sys_root = value;
-    if (name == "output") a.output = value;
-    if (name == "live-probes") a.live = value;
-    if (name == "allowed-unsafe-sysctls")
-      for (auto& s : features::split_list(value)) a.unsafe_sysctls.push_back(std::move(s));
-    if (name == "require")
-      for (auto& s : features::split_list(value)) a.require.push_back(std::move(s));
-  }
+  a.help = parsed->help;
+  a.probe_mounts = parsed->on("probe-mounts");
+  a.host_root = parsed->get("host-root").value_or("");
+  a.proc_root = parsed->get("proc-root").value_or("");
+  a.sys_root = parsed->get("sys-root").value_or("");
+  if (auto v = parsed->get("output")) a.output = *v;
+  if (auto v = parsed->get("live-probes")) a.live = *v;
+  if (auto v = parsed->get("allowed-unsafe-sysctls")) a.unsafe_sysctls = features::split_list(*v);
+  if (auto v = parsed->get("require")) a.require = features::split_list(*v);
   return a;
 }
 

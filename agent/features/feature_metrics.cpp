@@ -2,6 +2,8 @@
 // agent/sinks/metrics.cpp.
 #include <prometheus/metric_family.h>
 
+#include "agent/sinks/families.h"
+
 #include "agent/features/features.h"
 
 namespace nodehealth::features {
@@ -15,13 +17,6 @@ MetricFamily family(const char* name, const char* help) {
   return MetricFamily{name, help, MetricType::Gauge, {}};
 }
 
-void add(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  m.gauge.value = value;
-  f.metric.push_back(std::move(m));
-}
-
 }  // namespace
 
 std::vector<MetricFamily> feature_metrics(const FeatureReport& report) {
@@ -33,37 +28,40 @@ std::vector<MetricFamily> feature_metrics(const FeatureReport& report) {
              "(source=version) or a direct probe (source=probe); absent when unknown.");
   for (const auto& f : report.features) {
     if (f.version_supported)
-      add(feat, {{"feature", f.name}, {"source", "version"}}, *f.version_supported ? 1 : 0);
+      sinks::add_sample(feat, {{"feature", f.name}, {"source", "version"}},
+                        *f.version_supported ? 1 : 0);
     if (f.probe_supported)
-      add(feat, {{"feature", f.name}, {"source", "probe"}}, *f.probe_supported ? 1 : 0);
+      sinks::add_sample(feat, {{"feature", f.name}, {"source", "probe"}},
+                        *f.probe_supported ? 1 : 0);
   }
   if (!feat.metric.empty()) out.push_back(std::move(feat));
 
   auto sys = family("nodehealth_sysctl_supported",
                     "1 when the pod safe sysctl is usable here: the kubelet keeps it in its safe "
                     "set for this kernel and it is not known to be absent or un-namespaced.");
-  for (const auto& s : report.sysctls) add(sys, {{"sysctl", s.name}}, s.supported() ? 1 : 0);
+  for (const auto& s : report.sysctls)
+    sinks::add_sample(sys, {{"sysctl", s.name}}, s.supported() ? 1 : 0);
   if (!sys.metric.empty()) out.push_back(std::move(sys));
 
   auto info = family("nodehealth_kernel_info",
                      "Always 1: the kernel release (/proc/sys/kernel/osrelease) and its version "
                      "as Kubernetes parses it (empty when it does not parse).");
-  add(info,
-      {{"release", report.kernel.release},
-       {"version", report.kernel.version ? report.kernel.version->to_string() : ""}},
-      1);
+  sinks::add_sample(info,
+                    {{"release", report.kernel.release},
+                     {"version", report.kernel.version ? report.kernel.version->to_string() : ""}},
+                    1);
   out.push_back(std::move(info));
 
   auto socks = family("nodehealth_device_plugin_sockets",
                       "Device plugin sockets in /var/lib/kubelet/device-plugins (besides the "
                       "kubelet's kubelet.sock).");
-  add(socks, {}, static_cast<double>(report.device_plugins.plugin_sockets.size()));
+  sinks::add_sample(socks, {}, static_cast<double>(report.device_plugins.plugin_sockets.size()));
   out.push_back(std::move(socks));
 
   auto reg = family("nodehealth_device_plugin_registration_socket",
                     "1 when the kubelet's device plugin registration socket "
                     "/var/lib/kubelet/device-plugins/kubelet.sock exists and is a socket.");
-  add(reg, {}, report.device_plugins.registration_socket ? 1 : 0);
+  sinks::add_sample(reg, {}, report.device_plugins.registration_socket ? 1 : 0);
   out.push_back(std::move(reg));
   return out;
 }

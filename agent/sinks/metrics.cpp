@@ -4,6 +4,8 @@
 
 #include <prometheus/metric_family.h>
 
+#include "agent/sinks/families.h"
+
 #include "agent/checkpoint/checkpoint.h"
 #include "agent/features/features.h"
 
@@ -33,17 +35,6 @@ class Families {
  private:
   std::deque<MetricFamily> out_;  // stable references while families are filled
 };
-
-void add(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  if (f.type == MetricType::Counter) {
-    m.counter.value = value;
-  } else {
-    m.gauge.value = value;
-  }
-  f.metric.push_back(std::move(m));
-}
 
 double unix_seconds(TimePoint t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
@@ -78,17 +69,18 @@ void signals(Families& fams, const NodeStatus& st) {
                             "window), in the signal's unit per second.",
                             MetricType::Gauge);
   for (const auto& s : st.signals) {
-    if (s.available) add(avail, {{"signal", s.name}}, *s.available);
-    if (s.capacity) add(cap, {{"signal", s.name}}, *s.capacity);
+    if (s.available) add_sample(avail, {{"signal", s.name}}, *s.available);
+    if (s.capacity) add_sample(cap, {{"signal", s.name}}, *s.capacity);
     for (const auto& t : s.thresholds) {
       if (!t.value) continue;
-      add(thr, {{"signal", s.name}, {"type", t.kind}}, *t.value);
-      add(met, {{"signal", s.name}, {"type", t.kind}}, t.met ? 1 : 0);
-      add(grace, {{"signal", s.name}, {"type", t.kind}}, t.grace_period_met ? 1 : 0);
+      add_sample(thr, {{"signal", s.name}, {"type", t.kind}}, *t.value);
+      add_sample(met, {{"signal", s.name}, {"type", t.kind}}, t.met ? 1 : 0);
+      add_sample(grace, {{"signal", s.name}, {"type", t.kind}}, t.grace_period_met ? 1 : 0);
     }
     if (s.until_threshold)
-      add(until, {{"signal", s.name}}, std::chrono::duration<double>(*s.until_threshold).count());
-    if (s.trend_per_second) add(trend, {{"signal", s.name}}, *s.trend_per_second);
+      add_sample(until, {{"signal", s.name}},
+                 std::chrono::duration<double>(*s.until_threshold).count());
+    if (s.trend_per_second) add_sample(trend, {{"signal", s.name}}, *s.trend_per_second);
   }
 }
 
@@ -103,8 +95,8 @@ void conditions(Families& fams, const NodeStatus& st) {
                                              ConditionStatus::kUnknown};
   for (const auto& c : st.conditions) {
     for (ConditionStatus s : kAll)
-      add(cond, {{"type", c.type}, {"status", to_string(s)}}, c.status == s ? 1 : 0);
-    add(trans, {{"type", c.type}}, unix_seconds(c.last_transition));
+      add_sample(cond, {{"type", c.type}, {"status", to_string(s)}}, c.status == s ? 1 : 0);
+    add_sample(trans, {{"type", c.type}}, unix_seconds(c.last_transition));
   }
 }
 
@@ -120,11 +112,12 @@ void psi(Families& fams, const Sample& s) {
   auto emit_psi = [&](const char* scope, const char* res, const std::optional<parse::Psi>& p) {
     if (!p) return;
     auto emit = [&](const char* kind, const parse::PsiLine& l) {
-      add(total, {{"scope", scope}, {"resource", res}, {"kind", kind}}, double(l.total_us) / 1e6);
+      add_sample(total, {{"scope", scope}, {"resource", res}, {"kind", kind}},
+                 double(l.total_us) / 1e6);
       for (const auto& [window, avg] :
            {std::pair{"10s", l.avg10}, std::pair{"60s", l.avg60}, std::pair{"300s", l.avg300}})
-        add(ratio, {{"scope", scope}, {"resource", res}, {"kind", kind}, {"window", window}},
-            avg / 100);
+        add_sample(ratio, {{"scope", scope}, {"resource", res}, {"kind", kind}, {"window", window}},
+                   avg / 100);
     };
     emit("some", p->some);
     if (p->full) emit("full", *p->full);
@@ -144,12 +137,12 @@ void sources(Families& fams, const Sample& s) {
   auto& dur = fams.family("nodehealth_source_duration_seconds",
                           "Wall time of the source's last collection.", MetricType::Gauge);
   for (const auto& src : s.sources) {
-    add(up, {{"source", src.name}}, src.up ? 1 : 0);
-    add(dur, {{"source", src.name}}, src.duration_seconds);
+    add_sample(up, {{"source", src.name}}, src.up ? 1 : 0);
+    add_sample(dur, {{"source", src.name}}, src.duration_seconds);
   }
   auto& ts = fams.family("nodehealth_last_sample_timestamp_seconds",
                          "Unix time of the newest sample.", MetricType::Gauge);
-  add(ts, {}, unix_seconds(s.taken_at));
+  add_sample(ts, {}, unix_seconds(s.taken_at));
 }
 
 void filesystems(Families& fams, const Sample& s) {
@@ -158,7 +151,8 @@ void filesystems(Families& fams, const Sample& s) {
                          MetricType::Gauge);
   for (const auto* fs : {&s.nodefs, &s.imagefs}) {
     if (!*fs) continue;
-    add(ro, {{"fs", (*fs)->role}, {"mountpoint", (*fs)->mount_point}}, (*fs)->read_only ? 1 : 0);
+    add_sample(ro, {{"fs", (*fs)->role}, {"mountpoint", (*fs)->mount_point}},
+               (*fs)->read_only ? 1 : 0);
   }
 }
 
@@ -167,17 +161,17 @@ void network(Families& fams, const Sample& s) {
   const NetworkState& n = *s.network;
   auto& route = fams.family("nodehealth_network_default_route",
                             "1 when the node has a default route that is up.", MetricType::Gauge);
-  add(route, {}, n.default_route ? 1 : 0);
+  add_sample(route, {}, n.default_route ? 1 : 0);
   if (n.interface.empty()) return;
   auto& oper =
       fams.family("nodehealth_network_interface_oper_up",
                   "1 when the default route's interface is operationally up.", MetricType::Gauge);
-  add(oper, {{"interface", n.interface}, {"operstate", n.operstate}},
-      n.operstate == "up" || n.operstate == "unknown" ? 1 : 0);
+  add_sample(oper, {{"interface", n.interface}, {"operstate", n.operstate}},
+             n.operstate == "up" || n.operstate == "unknown" ? 1 : 0);
   auto& carrier =
       fams.family("nodehealth_network_interface_carrier",
                   "1 when the default route's interface has carrier.", MetricType::Gauge);
-  if (n.carrier) add(carrier, {{"interface", n.interface}}, *n.carrier ? 1 : 0);
+  if (n.carrier) add_sample(carrier, {{"interface", n.interface}}, *n.carrier ? 1 : 0);
 }
 
 }  // namespace
@@ -187,7 +181,7 @@ std::vector<MetricFamily> render_metrics(const Snapshot* snap, const BuildInfo& 
   auto& info =
       fams.family("nodehealth_build_info", "Always 1; labels carry the agent's version and commit.",
                   MetricType::Gauge);
-  add(info, {{"version", build.version}, {"commit", build.commit}}, 1);
+  add_sample(info, {{"version", build.version}, {"commit", build.commit}}, 1);
   if (snap) {
     signals(fams, snap->status);
     conditions(fams, snap->status);
