@@ -70,7 +70,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen,
   try {
     server->exposer_ = std::make_unique<prometheus::Exposer>(
         std::vector<std::string>{"listening_ports", *ports, "num_threads", "4",
-                                 "request_timeout_ms", "10000", "enable_keep_alive", "yes"},
+                                 "request_timeout_ms", "10000", "enable_keep_alive", "yes",
+                                 "tcp_nodelay", "1"},
         &callbacks);
   } catch (const std::exception& e) {
     return fail(fmt::format("http: cannot listen on {}: {} (address in use or not local?)", listen,
