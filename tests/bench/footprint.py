@@ -1,0 +1,76 @@
+"""Footprint: nodehealth (default configuration: 1 s sample interval, every
+source on) and node_exporter started fresh side by side and left alone for
+`duration` seconds. RSS and peak RSS (VmRSS/VmHWM) just after start and at the
+end; idle CPU over the window, per hour and as a share of one core.
+
+Nobody scrapes either process here (scrape cost is measured separately), so
+node_exporter, which works only when scraped, idles near zero; the agent samples
+the node every second regardless. The "with a 15 s scrape" figure adds 240
+scrapes an hour at the measured CPU per scrape to make the two comparable."""
+import contextlib
+import time
+
+import common
+
+# node-problem-detector's published DaemonSet requests and limits.
+NPD_CPU_CORES = 0.010  # 10m
+NPD_MEMORY_BYTES = 80 * common.MiB  # 80Mi
+
+
+def _snapshot(pid):
+    m = common.memory(pid)
+    m["cpu"] = common.CpuMark(pid)
+    return m
+
+
+def run(opts):
+    """opts: duration_s, settle_s."""
+    duration = opts["duration_s"]
+    with contextlib.ExitStack() as stack:
+        nh = stack.enter_context(common.nodehealth())
+        ne = stack.enter_context(common.node_exporter())
+        procs = {"nodehealth": nh.proc.pid, "node_exporter": ne.proc.pid}
+        common.log("footprint: %ds idle window, nodehealth pid=%d node_exporter pid=%d"
+                   % (duration, procs["nodehealth"], procs["node_exporter"]))
+        time.sleep(opts["settle_s"])
+        start = {k: _snapshot(pid) for k, pid in procs.items()}
+        deadline = time.monotonic() + duration
+        next_note = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+            if time.monotonic() >= next_note and deadline - time.monotonic() > 5:
+                common.log("footprint: %ds left" % (deadline - time.monotonic()))
+                next_note += 60
+            for k, p in (("nodehealth", nh.proc), ("node_exporter", ne.proc)):
+                if p.poll() is not None:
+                    raise AssertionError("%s exited during the footprint window" % k)
+        end = {k: _snapshot(pid) for k, pid in procs.items()}
+
+    out = {"options": dict(opts)}
+    for k in procs:
+        wall, stat, sched = end[k]["cpu"].since(start[k]["cpu"])
+        cpu = sched if sched == sched else stat  # NaN-safe: schedstat when readable
+        out[k] = {
+            "rss_start": start[k]["rss"], "hwm_start": start[k]["hwm"],
+            "rss_end": end[k]["rss"], "hwm_end": end[k]["hwm"],
+            "threads": end[k]["threads"],
+            "wall_s": wall, "stat_cpu_s": stat, "sched_cpu_s": sched,
+            "cpu_core_ratio": cpu / wall,
+            "cpu_s_per_hour": cpu / wall * 3600,
+        }
+    out["npd_budget"] = {"cpu_cores": NPD_CPU_CORES, "cpu_s_per_hour": NPD_CPU_CORES * 3600,
+                         "memory_bytes": NPD_MEMORY_BYTES}
+    return out
+
+
+def add_scrape_load(fp, scrape_res, interval_s=15):
+    """CPU per hour idle plus one Prometheus scrape every interval_s, from the
+    measured sequential CPU per scrape."""
+    if not scrape_res:
+        return
+    per_hour = 3600 / interval_s
+    for k in ("nodehealth", "node_exporter"):
+        if k in fp and k in scrape_res:
+            per = scrape_res[k]["sequential"]["cpu_per_scrape_s"]
+            fp[k]["cpu_s_per_hour_scraped"] = fp[k]["cpu_s_per_hour"] + per_hour * per
+    fp["scrape_interval_s"] = interval_s

@@ -1,0 +1,246 @@
+"""The printed table, the targets (reported as pass/miss, never asserted) and the
+quick mode's guards against gross regressions."""
+import math
+
+from common import NOT_BUILT, MiB, fmt_bytes, fmt_s
+
+
+def _ratio(x):
+    if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
+        return "-"
+    return "%.3g×" % x
+
+
+def _pm(ok):
+    return "pass" if ok else "MISS"
+
+
+def _row(cells, widths):
+    return "  " + "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+
+def _table(title, header, rows):
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    out = ["", title, _row(header, widths), _row(["-" * w for w in widths], widths)]
+    out += [_row(r, widths) for r in rows]
+    return out
+
+
+def _cpu(res):
+    if not res.get("measurable", True):
+        return "unmeasurable: idle CPU swamps it"
+    s = "%s ±%s" % (fmt_s(res["cpu_per_scrape_s"]), fmt_s(res["resolution_s"], 2))
+    mark = "*" if res.get("best_from") == "schedstat" else ""
+    return s + " (sched %s%s)" % (fmt_s(res["cpu_per_scrape_sched_s"]), mark)
+
+
+def scrape_lines(sc):
+    nh, ne, ra = sc["nodehealth"], sc["node_exporter"], sc["ratio_peer_over_nodehealth"]
+    o = sc["options"]
+    rows = [
+        ["bytes per scrape", fmt_bytes(nh["bytes"]), fmt_bytes(ne["bytes"]), _ratio(ra["bytes"])],
+        ["series per scrape", nh["series"], ne["series"], _ratio(ra["series"])],
+    ]
+    modes = [("sequential", "%d sequential, 1 keep-alive conn" % o["sequential"]),
+             ("concurrent_keepalive", "%d scrapers × %d, keep-alive" % (o["scrapers"], o["each"])),
+             ("concurrent_new_connection",
+              "%d scrapers × %d, new conn each" % (o["scrapers"], o["each"]))]
+    for key, label in modes:
+        a, b, r = nh[key], ne[key], ra[key]
+        rows.append([label + ": p50 / p99",
+                     "%s / %s" % (fmt_s(a["p50_s"]), fmt_s(a["p99_s"])),
+                     "%s / %s" % (fmt_s(b["p50_s"]), fmt_s(b["p99_s"])),
+                     "%s / %s" % (_ratio(r["p50"]), _ratio(r["p99"]))])
+        rows.append(["  CPU per scrape (/proc/pid/stat)", _cpu(a), _cpu(b), _ratio(r["cpu"])])
+        if a.get("errors") or b.get("errors"):
+            rows.append(["  errors", a["errors"], b["errors"], ""])
+    rows.append(["idle CPU during the scrape runs", "%s/s" % fmt_s(nh["idle"]["rate"]),
+                 "%s/s" % fmt_s(ne["idle"]["rate"]), "subtracted"])
+    rows.append(["RSS / peak after the scrape runs",
+                 "%s / %s" % (fmt_bytes(nh["memory_after"]["rss"]),
+                              fmt_bytes(nh["memory_after"]["hwm"])),
+                 "%s / %s" % (fmt_bytes(ne["memory_after"]["rss"]),
+                              fmt_bytes(ne["memory_after"]["hwm"])), ""])
+    return _table("Scrape cost (GET /metrics on loopback; ratio = node_exporter / nodehealth;"
+                  " * = below 10 ticks, the ratio uses schedstat)",
+                  ["", "nodehealth", "node_exporter", "ratio"], rows)
+
+
+def footprint_lines(fp):
+    nh, ne, npd = fp["nodehealth"], fp["node_exporter"], fp["npd_budget"]
+    d = fp["options"]["duration_s"]
+    rows = [
+        ["RSS / peak after start",
+         "%s / %s" % (fmt_bytes(nh["rss_start"]), fmt_bytes(nh["hwm_start"])),
+         "%s / %s" % (fmt_bytes(ne["rss_start"]), fmt_bytes(ne["hwm_start"])),
+         "limit %s" % fmt_bytes(npd["memory_bytes"])],
+        ["RSS / peak after %s" % fmt_s(d, 2),
+         "%s / %s" % (fmt_bytes(nh["rss_end"]), fmt_bytes(nh["hwm_end"])),
+         "%s / %s" % (fmt_bytes(ne["rss_end"]), fmt_bytes(ne["hwm_end"])), ""],
+        ["threads", nh["threads"], ne["threads"], ""],
+        ["idle CPU, % of one core", "%.3f%%" % (nh["cpu_core_ratio"] * 100),
+         "%.3f%%" % (ne["cpu_core_ratio"] * 100), "%.1f%% (10m)" % (npd["cpu_cores"] * 100)],
+        ["idle CPU per hour", fmt_s(nh["cpu_s_per_hour"]), fmt_s(ne["cpu_s_per_hour"]),
+         fmt_s(npd["cpu_s_per_hour"])],
+    ]
+    if "cpu_s_per_hour_scraped" in nh:
+        rows.append(["CPU per hour with a %ds scrape" % fp["scrape_interval_s"],
+                     fmt_s(nh["cpu_s_per_hour_scraped"]), fmt_s(ne["cpu_s_per_hour_scraped"]),
+                     fmt_s(npd["cpu_s_per_hour"])])
+    rows.append(["eBPF probes loaded", NOT_BUILT, "-", "-"])
+    return _table("Footprint (fresh processes left idle, nodehealth at its default 1 s interval)",
+                  ["", "nodehealth", "node_exporter", "node-problem-detector budget"], rows)
+
+
+def detect_lines(dt):
+    rows = []
+    for name, cond in (("memory", "MemoryPressure"), ("disk", "DiskPressure"),
+                       ("pids", "PIDPressure")):
+        r = dt[name]
+        if r.get("detected"):
+            cells = ["%s (%s)" % (name, cond), "%d/%d" % (r["detected"], r["n"]),
+                     "%s / %s" % (fmt_s(r["event_median_s"]), fmt_s(r["event_worst_s"])),
+                     "%s / %s" % (fmt_s(r["action_median_s"]), fmt_s(r["action_worst_s"])),
+                     ", ".join(r["woken_by"])]
+        else:
+            cells = ["%s (%s)" % (name, cond), "%d/%d" % (r["detected"], r["n"]), "-", "-", "-"]
+        cells.append("%s / %s" % (fmt_s(dt["kubelet_model"]["median_s"]),
+                                  fmt_s(dt["kubelet_model"]["worst_s"])))
+        rows.append(cells)
+    rows.append(["OOM kill", NOT_BUILT, "", "", "", ""])
+    rows.append(["on the Node object (Kubernetes sink)", NOT_BUILT, "", "", "", ""])
+    return _table("Detection latency to /status at the default 1 s interval (polled every 10 ms)",
+                  ["event", "detected", "from event: median / worst",
+                   "from action: median / worst", "woken by", "kubelet 10 s loop (model)"], rows)
+
+
+def scale_lines(sc):
+    lines = []
+    for key, unit in (("cgroups", "cgroup"), ("processes", "process")):
+        s = sc[key]
+        rows = [[lv["count"], fmt_s(lv["tick_cost_s"]), "%s/s" % fmt_s(lv["cpu_per_s"]),
+                 fmt_bytes(lv["scrape_bytes"]), "%.0f" % lv["scrape_series"], fmt_bytes(lv["rss"])]
+                for lv in s["levels"]]
+        tf, cf, bf = s["tick_cost_fit"], s["cpu_fit"], s["bytes_fit"]
+        rows.append(["slope", "%s/%s" % (fmt_s(tf["slope"]), unit),
+                     "%s/s per %s" % (fmt_s(cf["slope"]), unit),
+                     "%.3g B/%s" % (bf["slope"], unit), "", ""])
+        rows.append(["growth", tf["verdict"], cf["verdict"], bf["verdict"], "", ""])
+        title = ("Scale: test memory cgroups under %s" % sc["cgroup_root"] if key == "cgroups"
+                 else "Scale: extra sleeping processes")
+        lines += _table(title, [key, "tick cost (sum of sources)", "agent CPU",
+                                "scrape bytes", "series", "RSS"], rows)
+    return lines
+
+
+# ------------------------------------------------------------------ targets and guards
+
+def peak_rss(results):
+    vals = []
+    if "footprint" in results:
+        f = results["footprint"]["nodehealth"]
+        vals += [f["hwm_end"], f["rss_end"]]
+    if "scrape" in results:
+        vals.append(results["scrape"]["nodehealth"]["memory_after"]["hwm"])
+    return max(vals) if vals else None
+
+
+def targets(results):
+    """[(what, measured text, 'pass'|'MISS'|'n/a')]."""
+    out = []
+    sc, fp, dt = results.get("scrape"), results.get("footprint"), results.get("detect")
+    if sc:
+        r = sc["ratio_peer_over_nodehealth"]["sequential"]["cpu"]
+        if r is None:
+            out.append(("CPU per scrape ≥10× below node_exporter's", "unmeasurable", "MISS"))
+        else:
+            out.append(("CPU per scrape ≥10× below node_exporter's", _ratio(r), _pm(r >= 10)))
+        for key, label in (("sequential", "sequential"), ("concurrent_keepalive", "50 concurrent")):
+            p99 = sc["nodehealth"][key]["p99_s"]
+            out.append(("p99 scrape latency < 2 ms (%s)" % label, fmt_s(p99), _pm(p99 < 2e-3)))
+    rss = peak_rss(results)
+    if rss is not None:
+        out.append(("RSS < 15 MiB (peak VmHWM seen)", fmt_bytes(rss), _pm(rss < 15 * MiB)))
+    if fp:
+        c = fp["nodehealth"]["cpu_core_ratio"]
+        out.append(("idle CPU < 0.5% of one core", "%.3f%%" % (c * 100), _pm(c < 0.005)))
+    if dt:
+        for name in ("memory", "disk", "pids"):
+            r = dt[name]
+            if r.get("detected") and not r.get("missed"):
+                w = r["event_worst_s"]
+                out.append(("%s detection < 1 s (worst of %d)" % (name, r["detected"]),
+                            "%s (median %s)" % (fmt_s(w), fmt_s(r["event_median_s"])),
+                            _pm(w < 1.0)))
+            else:
+                out.append(("%s detection < 1 s" % name,
+                            "%d missed, %d skipped" % (r.get("missed", 0), r.get("skipped", 0)),
+                            "MISS" if r.get("missed") else "n/a"))
+        out.append(("OOM kill detection < 100 ms", NOT_BUILT, "n/a"))
+    sl = results.get("scale")
+    if sl:
+        for key in ("cgroups", "processes"):
+            fits = [sl[key]["tick_cost_fit"], sl[key]["cpu_fit"], sl[key]["bytes_fit"]]
+            verdicts = [f["verdict"] for f in fits]
+            text = verdicts[0] if len(set(verdicts)) == 1 else "; ".join(verdicts)
+            out.append(("cost grows at most linearly with %s (tick, CPU, bytes)" % key, text,
+                        _pm(all(f["linear"] for f in fits))))
+    out.append(("< 100 ns per BPF event", NOT_BUILT, "n/a"))
+    out.append(("< 2% workload slowdown with probes on", NOT_BUILT, "n/a"))
+    return out
+
+
+def guards(results):
+    """Gross regressions that noise cannot explain: [(what, measured, ok)]."""
+    out = []
+    sc, dt = results.get("scrape"), results.get("detect")
+    if sc:
+        a = sc["nodehealth"]["sequential"]["cpu_per_scrape_best_s"]
+        b = sc["node_exporter"]["sequential"]["cpu_per_scrape_best_s"]
+        if a is None or b is None:
+            # An idle busy loop hides the scrapes; the idle CPU guard catches it.
+            out.append(("CPU per scrape not worse than node_exporter's", "unmeasurable", None))
+        else:
+            out.append(("CPU per scrape not worse than node_exporter's",
+                        "%s vs %s" % (fmt_s(a), fmt_s(b)), a <= b))
+    rss = peak_rss(results)
+    if rss is not None:
+        out.append(("peak RSS ≤ 64 MiB", fmt_bytes(rss), rss <= 64 * MiB))
+    fp = results.get("footprint")
+    if fp:
+        # 20x the 0.5% target: a busy loop, not noise.
+        c = fp["nodehealth"]["cpu_core_ratio"]
+        out.append(("idle CPU ≤ 10% of one core", "%.3f%%" % (c * 100), c <= 0.10))
+    if dt:
+        for name in ("memory", "disk", "pids"):
+            r = dt[name]
+            out.append(("%s pressure detected within %ds in every trial" % (name, dt["timeout_s"]),
+                        "%d/%d detected, %d skipped" % (r["detected"], r["n"], r["skipped"]),
+                        r["missed"] == 0))
+    return out
+
+
+def lines(results, meta):
+    out = ["nodehealth bench (%s): %s, kernel %s, %d CPUs, %s" % (
+        meta["mode"], meta["date"], meta["kernel"], meta["nproc"], meta["cpu_model"]),
+        "  %s; peer %s" % (meta["nodehealth_version"], meta["node_exporter_version"]),
+        "  command: %s" % meta["command"]]
+    if "scrape" in results:
+        out += scrape_lines(results["scrape"])
+    if "footprint" in results:
+        out += footprint_lines(results["footprint"])
+    if "detect" in results:
+        out += detect_lines(results["detect"])
+    if "scale" in results:
+        out += scale_lines(results["scale"])
+    out += ["", "eBPF cost (ns per event, workload slowdown): " + NOT_BUILT]
+    t = targets(results)
+    out += _table("Targets (reported, never asserted)", ["target", "measured", "result"],
+                  [list(x) for x in t])
+    g = guards(results)
+    how = ("enforced: quick mode" if meta["mode"] == "quick"
+           else "reported only: full mode never fails on timing")
+    out += _table("Regression guards (%s)" % how,
+                  ["guard", "measured", "result"],
+                  [[w, m, "n/a" if ok is None else "ok" if ok else "FAIL"] for w, m, ok in g])
+    return out, t, g
