@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include <sstream>
 #include <string>
 #include <vector>
+#include "tests/unit/temp_dir.h"
 
 #include "agent/commands/kubelet_config.h"
 #include "agent/config/config.h"
@@ -32,39 +34,7 @@ const std::string kHeader =
     "apiVersion: kubelet.config.k8s.io/v1beta1\n"
     "kind: KubeletConfiguration\n";
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/nodehealth-kubelet-test-XXXXXX";
-    char* p = ::mkdtemp(tmpl);
-    REQUIRE(p != nullptr);
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
-  std::string write(const std::string& rel, const std::string& content) const {
-    const std::string full = *this / rel;
-    std::filesystem::create_directories(std::filesystem::path(full).parent_path());
-    std::ofstream out(full, std::ios::binary);
-    out << content;
-    out.close();
-    REQUIRE(out.good());
-    return full;
-  }
-  std::string mkdir(const std::string& rel) const {
-    std::filesystem::create_directories(*this / rel);
-    return *this / rel;
-  }
-
- private:
-  std::string path_;
-};
+using nodehealth::testing::TempDir;
 
 std::string read(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

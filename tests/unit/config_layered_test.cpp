@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include "tests/unit/temp_dir.h"
 
 #include "agent/config/layered.h"
 
@@ -17,47 +19,7 @@ using nlohmann::json;
 
 namespace {
 
-// A fresh directory under /tmp, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/nodehealth-config-test-XXXXXX";
-    char* p = ::mkdtemp(tmpl);
-    REQUIRE(p != nullptr);
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
-
-  // Writes `content` to `rel`, creating parent directories. Returns the full path.
-  std::string write(const std::string& rel, const std::string& content) const {
-    const std::string full = *this / rel;
-    std::filesystem::create_directories(std::filesystem::path(full).parent_path());
-    std::ofstream out(full, std::ios::binary);
-    out << content;
-    out.close();
-    REQUIRE(out.good());
-    return full;
-  }
-  std::string mkdir(const std::string& rel) const {
-    const std::string full = *this / rel;
-    std::filesystem::create_directories(full);
-    return full;
-  }
-  void symlink(const std::string& target, const std::string& rel) const {
-    REQUIRE(::symlink(target.c_str(), (*this / rel).c_str()) == 0);
-  }
-
- private:
-  std::string path_;
-};
+using nodehealth::testing::TempDir;
 
 const std::string kKubeletHeader =
     "apiVersion: kubelet.config.k8s.io/v1beta1\n"

@@ -3,12 +3,14 @@
 #include <stdlib.h>
 
 #include <catch2/catch.hpp>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
 #include <string_view>
+#include "tests/unit/temp_dir.h"
 
 #include "agent/config/config.h"
 
@@ -23,35 +25,7 @@ const std::string kHeader =
     "apiVersion: nodehealth.io/v1alpha1\n"
     "kind: AgentConfiguration\n";
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/nodehealth-config-test-XXXXXX";
-    char* p = ::mkdtemp(tmpl);
-    REQUIRE(p != nullptr);
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
-  std::string write(const std::string& rel, const std::string& content) const {
-    const std::string full = *this / rel;
-    std::filesystem::create_directories(std::filesystem::path(full).parent_path());
-    std::ofstream out(full, std::ios::binary);
-    out << content;
-    out.close();
-    REQUIRE(out.good());
-    return full;
-  }
-
- private:
-  std::string path_;
-};
+using nodehealth::testing::TempDir;
 
 // Writes kHeader + body (so body starts on line 3) and loads it.
 struct Loaded {

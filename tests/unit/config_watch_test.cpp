@@ -2,6 +2,8 @@
 // drop-ins created in subdirectories, and files that appear later.
 #include <catch2/catch.hpp>
 
+#include "tests/unit/temp_dir.h"
+
 #include <filesystem>
 #include <fstream>
 
@@ -12,14 +14,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/nodehealth-watch-test-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using nodehealth::testing::TempDir;
 
 void write(const fs::path& p, const std::string& text) {
   fs::create_directories(p.parent_path());
@@ -31,51 +26,51 @@ void write(const fs::path& p, const std::string& text) {
 TEST_CASE("file watch: an edit of the watched file is reported, an unrelated file is not",
           "[watch]") {
   TempDir d;
-  write(d.path / "config.yaml", "a: 1\n");
-  auto w = FileWatch::create({(d.path / "config.yaml").string()}, {});
+  write(fs::path(d.path()) / "config.yaml", "a: 1\n");
+  auto w = FileWatch::create({(fs::path(d.path()) / "config.yaml").string()}, {});
   REQUIRE(w);
   CHECK_FALSE(w->drain());
-  write(d.path / "cpu_manager_state", "{}");
+  write(fs::path(d.path()) / "cpu_manager_state", "{}");
   CHECK_FALSE(w->drain());
-  write(d.path / "config.yaml", "a: 2\n");
+  write(fs::path(d.path()) / "config.yaml", "a: 2\n");
   CHECK(w->drain());
   CHECK_FALSE(w->drain());  // drained
 }
 
 TEST_CASE("file watch: a ConfigMap-style ..data symlink swap is reported", "[watch]") {
   TempDir d;
-  write(d.path / "..2026_01" / "config.yaml", "a: 1\n");
-  fs::create_directory_symlink("..2026_01", d.path / "..data");
-  fs::create_symlink("..data/config.yaml", d.path / "config.yaml");
-  auto w = FileWatch::create({(d.path / "config.yaml").string()}, {});
+  write(fs::path(d.path()) / "..2026_01" / "config.yaml", "a: 1\n");
+  fs::create_directory_symlink("..2026_01", fs::path(d.path()) / "..data");
+  fs::create_symlink("..data/config.yaml", fs::path(d.path()) / "config.yaml");
+  auto w = FileWatch::create({(fs::path(d.path()) / "config.yaml").string()}, {});
   REQUIRE(w);
-  write(d.path / "..2026_02" / "config.yaml", "a: 2\n");
-  fs::create_directory_symlink("..2026_02", d.path / "..data_tmp");
-  fs::rename(d.path / "..data_tmp", d.path / "..data");
+  write(fs::path(d.path()) / "..2026_02" / "config.yaml", "a: 2\n");
+  fs::create_directory_symlink("..2026_02", fs::path(d.path()) / "..data_tmp");
+  fs::rename(fs::path(d.path()) / "..data_tmp", fs::path(d.path()) / "..data");
   CHECK(w->drain());
 }
 
 TEST_CASE("file watch: drop-ins anywhere under the directory, including new subdirectories",
           "[watch]") {
   TempDir d;
-  fs::create_directories(d.path / "conf.d");
-  auto w = FileWatch::create({}, {(d.path / "conf.d").string()});
+  fs::create_directories(fs::path(d.path()) / "conf.d");
+  auto w = FileWatch::create({}, {(fs::path(d.path()) / "conf.d").string()});
   REQUIRE(w);
-  fs::create_directories(d.path / "conf.d" / "sub");
+  fs::create_directories(fs::path(d.path()) / "conf.d" / "sub");
   CHECK(w->drain());
-  write(d.path / "conf.d" / "sub" / "10.conf", "x: 1\n");
+  write(fs::path(d.path()) / "conf.d" / "sub" / "10.conf", "x: 1\n");
   CHECK(w->drain());
 }
 
 TEST_CASE("file watch: a directory that does not exist yet is noticed when created", "[watch]") {
   TempDir d;
-  auto w = FileWatch::create({(d.path / "kubelet" / "config.yaml").string()},
-                             {(d.path / "kubelet.conf.d").string()});
+  auto w = FileWatch::create({(fs::path(d.path()) / "kubelet" / "config.yaml").string()},
+                             {(fs::path(d.path()) / "kubelet.conf.d").string()});
   REQUIRE(w);
-  fs::create_directories(d.path / "kubelet.conf.d");
+  fs::create_directories(fs::path(d.path()) / "kubelet.conf.d");
   CHECK(w->drain());
-  write(d.path / "kubelet" / "config.yaml", "a: 1\n");
+  write(fs::path(d.path()) / "kubelet" / "config.yaml", "a: 1\n");
   CHECK(w->drain());
-  write(d.path / "kubelet" / "config.yaml", "a: 2\n");  // now watched directly
+  write(fs::path(d.path()) / "kubelet" / "config.yaml", "a: 2\n");  // now watched directly
   CHECK(w->drain());
 }
