@@ -1,6 +1,8 @@
 // `nodehealth checkpoint-cost`: flags, exit codes, the table and the JSON, on fixture trees.
 #include <catch2/catch.hpp>
 
+#include "tests/unit/run_command.h"
+
 #include <cstdio>
 #include <filesystem>
 
@@ -13,32 +15,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int rc = 0;
-  std::string out, err;
-};
+using nodehealth::testing::Run;
 
-std::string slurp(std::FILE* f) {
-  std::fflush(f);
-  std::rewind(f);
-  std::string s;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, f)) s.append(buf, n);
-  std::fclose(f);
-  return s;
-}
-
+// `nodehealth checkpoint-cost <args...>`: exit code, stdout, stderr.
 Run run(std::vector<std::string> args) {
-  args.insert(args.begin(), {"nodehealth", "checkpoint-cost"});
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::FILE* out = std::tmpfile();
-  std::FILE* err = std::tmpfile();
-  Run r;
-  r.rc = commands::checkpoint_cost(static_cast<int>(argv.size()), argv.data(), out, err);
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
+  return nodehealth::testing::run_command(
+      [](int argc, char** argv, std::FILE* out, std::FILE* err) {
+        return nodehealth::commands::checkpoint_cost(argc, argv, out, err);
+      },
+      "checkpoint-cost", std::move(args));
 }
 
 std::string fixture(const std::string& name) {
@@ -49,7 +34,7 @@ std::string fixture(const std::string& name) {
 
 TEST_CASE("checkpoint-cost: --help and bad usage", "[checkpoint][command]") {
   auto help = run({"--help"});
-  CHECK(help.rc == 0);
+  CHECK(help.code == 0);
   CHECK(help.out.starts_with("Usage: nodehealth checkpoint-cost"));
   CHECK(help.out.find("--measure") != std::string::npos);
   CHECK(help.err.empty());
@@ -65,7 +50,7 @@ TEST_CASE("checkpoint-cost: --help and bad usage", "[checkpoint][command]") {
        }) {
     INFO(bad[0]);
     auto r = run(bad);
-    CHECK(r.rc == 2);
+    CHECK(r.code == 2);
     CHECK(r.out.empty());
     CHECK(r.err.starts_with("nodehealth: "));
   }
@@ -73,7 +58,7 @@ TEST_CASE("checkpoint-cost: --help and bad usage", "[checkpoint][command]") {
 
 TEST_CASE("checkpoint-cost: table on the Kubernetes fixture", "[checkpoint][command]") {
   auto r = run({"--host-root", fixture("k8s-systemd-v1")});
-  CHECK(r.rc == 0);
+  CHECK(r.code == 0);
   CHECK(r.err.empty());
   INFO(r.out);
   CHECK(
@@ -94,7 +79,7 @@ TEST_CASE("checkpoint-cost: JSON carries the estimate and the audit", "[checkpoi
   const fs::path dir = ::mkdtemp(tmpl);
   auto r = run({"-o", "json", "--host-root", fixture("plain-host"), "--top", "1",
                 "--checkpoint-dir", (dir / "absent").string()});
-  CHECK(r.rc == 0);
+  CHECK(r.code == 0);
   auto j = nlohmann::json::parse(r.out);
   const auto& e = j["estimate"];
   CHECK(e["kubernetes"] == false);
@@ -121,7 +106,7 @@ TEST_CASE("checkpoint-cost: JSON carries the estimate and the audit", "[checkpoi
 TEST_CASE("checkpoint-cost: no memory hierarchy exits 1, the audit still runs",
           "[checkpoint][command]") {
   auto r = run({"-o", "json", "--host-root", fixture("no-memory-controller")});
-  CHECK(r.rc == 1);
+  CHECK(r.code == 1);
   CHECK(r.err.find("no memory controller") != std::string::npos);
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["estimate"].is_null());

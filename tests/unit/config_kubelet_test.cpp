@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/unit/run_command.h"
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -52,36 +54,15 @@ json yaml(const std::string& text) {
 
 json defaults_of(const std::string& text) { return nc::apply_kubelet_defaults(yaml(text)); }
 
+using nodehealth::testing::Run;
+
 // `nodehealth kubelet-config <args...>`: exit code, stdout, stderr.
-struct Run {
-  int code = 0;
-  std::string out, err;
-};
-
-std::string slurp(std::FILE* f) {
-  std::fflush(f);
-  std::rewind(f);
-  std::string s;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
-  return s;
-}
-
 Run run(std::vector<std::string> args) {
-  args.insert(args.begin(), {"nodehealth", "kubelet-config"});
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> out(std::tmpfile(), &std::fclose);
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> err(std::tmpfile(), &std::fclose);
-  REQUIRE(out);
-  REQUIRE(err);
-  Run r;
-  r.code = nodehealth::commands::kubelet_config(static_cast<int>(argv.size()), argv.data(),
-                                                out.get(), err.get());
-  r.out = slurp(out.get());
-  r.err = slurp(err.get());
-  return r;
+  return nodehealth::testing::run_command(
+      [](int argc, char** argv, std::FILE* out, std::FILE* err) {
+        return nodehealth::commands::kubelet_config(argc, argv, out, err);
+      },
+      "kubelet-config", std::move(args));
 }
 
 // The effective configuration of the reference's example 1, exactly as the command prints it:

@@ -2,6 +2,8 @@
 // 0/1/2, on the fixture trees (live probes off).
 #include <catch2/catch.hpp>
 
+#include "tests/unit/run_command.h"
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -12,29 +14,15 @@
 
 namespace {
 
-struct Run {
-  int code;
-  std::string out, err;
-};
+using nodehealth::testing::Run;
 
-std::string slurp(std::FILE* f) {
-  std::rewind(f);
-  std::string s;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, f)) s.append(buf, n);
-  std::fclose(f);
-  return s;
-}
-
+// `nodehealth features <args...>`: exit code, stdout, stderr.
 Run run(std::vector<std::string> args) {
-  args.insert(args.begin(), {"nodehealth", "features"});
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::FILE* out = std::tmpfile();
-  std::FILE* err = std::tmpfile();
-  const int code =
-      nodehealth::commands::features(static_cast<int>(argv.size()), argv.data(), out, err);
-  return {code, slurp(out), slurp(err)};
+  return nodehealth::testing::run_command(
+      [](int argc, char** argv, std::FILE* out, std::FILE* err) {
+        return nodehealth::commands::features(argc, argv, out, err);
+      },
+      "features", std::move(args));
 }
 
 std::string fixture(const char* name) {
