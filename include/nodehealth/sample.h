@@ -71,6 +71,17 @@ struct NetworkState {
   std::optional<bool> carrier;  // /sys/class/net/<if>/carrier (absent when down)
 };
 
+// One OOM kill seen by the oom probe (bpf/oom.bpf.c), with the victim's cgroup and, when the
+// cgroup is a pod's, the pod UID and container ID parsed from its path.
+struct OomKill {
+  TimePoint at{};
+  uint32_t pid = 0;
+  std::string comm;          // the victim's command name
+  std::string cgroup;        // the victim's memory cgroup path, e.g. "/kubepods.slice/..."
+  std::string pod_uid;       // "" when the cgroup is not a pod's
+  std::string container_id;  // "" when not a container's
+};
+
 struct SourceStatus {
   std::string name;
   bool up = false;
@@ -95,6 +106,8 @@ struct Sample {
   std::shared_ptr<const checkpoint::CheckpointReport> checkpoint_report;
   // Kernel features and safe sysctls, probed every 10 minutes; null until the first probe.
   std::shared_ptr<const features::FeatureReport> features;
+  // OOM kills observed since the previous sample (filled by the oom probe; empty without it).
+  std::vector<OomKill> oom_kills;
   std::vector<SourceStatus> sources;  // one per enabled source, in registry order
 
   const SourceStatus* source(std::string_view name) const {
