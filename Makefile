@@ -39,7 +39,13 @@ $(BUILD)/%.o: %.cpp
 
 # The version and commit are baked into one object only.
 $(BUILD)/agent/version.o: CXXFLAGS += -DNODEHEALTH_VERSION='"$(VERSION)"' -DNODEHEALTH_COMMIT='"$(COMMIT)"'
-$(BUILD)/agent/version.o: .git/HEAD VERSION
+$(BUILD)/agent/version.o: $(BUILD)/commit.stamp VERSION
+# Rewritten only when the commit changes, so a new commit re-stamps the binary
+# and an unchanged one rebuilds nothing.
+$(BUILD)/commit.stamp: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(COMMIT)' | cmp -s - $@ || echo '$(COMMIT)' > $@
+FORCE:
 
 # Unit tests find the fixture trees wherever the checkout is.
 $(BUILD)/tests/%.o: CXXFLAGS += -DNODEHEALTH_FIXTURES='"$(CURDIR)/tests/fixtures"'
