@@ -5,7 +5,7 @@
 
 BUILD    ?= build
 CXX      ?= g++
-PKGS     := yaml-cpp spdlog fmt prometheus-cpp-pull prometheus-cpp-core libcurl zlib
+PKGS     := yaml-cpp spdlog fmt prometheus-cpp-pull prometheus-cpp-core libcurl zlib libbpf
 OPT      ?= -O2
 CXXFLAGS ?= $(OPT) -g
 CXXFLAGS += -std=c++23 -Wall -Wextra -Werror -Wno-missing-field-initializers -pthread \
@@ -16,6 +16,16 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcivetweb-cpp -lciv
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 COMMIT   := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
+# eBPF: bpf/<name>.bpf.c -> $(BUILD)/bpf/<name>.bpf.o -> $(BUILD)/bpf/<name>.skel.h, included
+# only by agent/probes/<name>.cpp. `make vmlinux` regenerates the committed vmlinux.h.
+BPF_CLANG  ?= clang
+BPFTOOL    ?= bpftool
+BPF_ARCH   := x86
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Ibpf -Ibpf/vmlinux/$(BPF_ARCH) \
+              -Wall -Werror -MMD -MP
+BPF_SRCS   := $(sort $(wildcard bpf/*.bpf.c))
+BPF_SKELS  := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.skel.h)
+
 AGENT_SRCS := $(filter-out agent/main.cpp,$(shell find agent -name '*.cpp' | sort))
 AGENT_OBJS := $(AGENT_SRCS:%.cpp=$(BUILD)/%.o)
 UNIT_SRCS  := $(shell find tests/unit -name '*.cpp' | sort)
@@ -23,7 +33,7 @@ UNIT_OBJS  := $(UNIT_SRCS:%.cpp=$(BUILD)/%.o)
 
 RUN_ARGS ?=
 
-.PHONY: all build deps test-deps run test unit e2e lint tidy format install clean bench
+.PHONY: all build deps test-deps run test unit e2e lint tidy format install clean bench vmlinux
 
 all: build
 build: $(BUILD)/nodehealth
@@ -36,6 +46,23 @@ test-deps:
 $(BUILD)/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
+	@mkdir -p $(dir $@)
+	$(BPF_CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name nh_$* > $@.tmp && mv $@.tmp $@
+
+# The loaders include their skeleton: generate it first (a parallel build is then right).
+$(BUILD)/agent/probes/%.o: CXXFLAGS += -I$(BUILD)/bpf
+$(BUILD)/agent/probes/%.o: $(BPF_SKELS)
+
+# Keep the objects: the skeletons embed them, and make would delete them as intermediates.
+.SECONDARY: $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux/$(BPF_ARCH)/vmlinux.h
 
 # The version and commit are baked into one object only.
 $(BUILD)/agent/version.o: CXXFLAGS += -DNODEHEALTH_VERSION='"$(VERSION)"' -DNODEHEALTH_COMMIT='"$(COMMIT)"'

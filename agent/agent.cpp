@@ -43,6 +43,10 @@ eval::EvalConfig eval_config(const config::EvictionSettings& eviction, const con
   e.forecast_horizon = cfg.forecast_horizon;
   e.forecast.window = cfg.forecast_window;
   e.required_features = cfg.required_features;
+  e.oom_window = cfg.oom_window;
+  e.fork_storm_rate = cfg.fork_storm_rate;
+  e.slow_disk_p99 = cfg.slow_disk_p99;
+  e.drop_rate = cfg.drop_rate;
   return e;
 }
 
@@ -53,6 +57,10 @@ Agent::Agent(const config::Config& cfg, const eval::EvalConfig& eval_cfg, const 
 const eval::Evaluation& Agent::tick() {
   const TimePoint now = clock_.now();
   Sample sample = sampler_.sample(now);
+  if (probes_) probes_->collect(sample);
+  for (const auto& k : sample.oom_kills)
+    spdlog::warn("oom kill: pid={} comm={} cgroup={} pod_uid={} container_id={}", k.pid, k.comm,
+                 k.cgroup, k.pod_uid, k.container_id);
   eval::Evaluation next = eval::evaluate(sample, last_.state, eval_cfg_, now);
   for (const auto& c : next.status.conditions) {
     auto prev = last_.state.conditions.find(c.type);

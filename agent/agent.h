@@ -8,6 +8,7 @@
 
 #include "agent/config/config.h"
 #include "agent/eval/evaluator.h"
+#include "agent/probes/probes.h"
 #include "agent/sources/sampler.h"
 #include "nodehealth/clock.h"
 #include "nodehealth/host_paths.h"
@@ -25,6 +26,8 @@ class Agent {
         const Clock& clock);
 
   void add_sink(Sink* sink) { sinks_.push_back(sink); }
+  // The eBPF probes whose data joins each sample (none: no probe data).
+  void set_probes(probes::ProbeSet* probes) { probes_ = probes; }
   // New thresholds (a kubelet config edit); the evaluator's memory is kept.
   void set_eval_config(eval::EvalConfig cfg) { eval_cfg_ = std::move(cfg); }
   // Samples, evaluates, publishes to every sink, logs condition changes.
@@ -35,6 +38,7 @@ class Agent {
   eval::EvalConfig eval_cfg_;
   sources::Sampler sampler_;
   std::vector<Sink*> sinks_;
+  probes::ProbeSet* probes_ = nullptr;
   eval::Evaluation last_;
   bool first_ = true;
 };

@@ -1,10 +1,15 @@
 // nodehealth: subcommands; flags -> Config -> sources -> loop.
+#include <bpf/bpf.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <random>
@@ -24,8 +29,10 @@
 #include "agent/loop.h"
 #include "agent/notify.h"
 #include "agent/parse/quantity.h"
+#include "agent/probes/probes.h"
 #include "agent/sinks/http.h"
 #include "agent/sinks/snapshot.h"
+#include "agent/sources/mounts.h"
 #include "agent/sources/psi_trigger.h"
 #include "agent/sources/sources.h"
 #include "agent/thresholds.h"
@@ -183,6 +190,58 @@ std::chrono::nanoseconds jittered(std::chrono::nanoseconds interval, std::mt1993
   return std::chrono::nanoseconds(static_cast<int64_t>(double(interval.count()) * d(rng)));
 }
 
+// The probes run only against the live kernel: as root, with a real procfs (not a
+// fixture tree), and when config enables them.
+void start_probes(const nh::config::Config& cfg, const nh::HostPaths& paths,
+                  nh::probes::ProbeSet& set, nh::UniqueFd& stats_fd) {
+  std::vector<std::string> names;
+  for (auto n : nh::probes::probe_names())
+    if (cfg.probe_on(n)) names.emplace_back(n);
+  if (names.empty()) return;
+  struct statfs st {};
+  if (::statfs(paths.proc.c_str(), &st) != 0 || st.f_type != PROC_SUPER_MAGIC) {
+    spdlog::info("probes off: {} is not the live procfs (a fixture tree)", paths.proc);
+    return;
+  }
+  if (::geteuid() != 0) {
+    spdlog::warn("probes off: loading eBPF programs needs root");
+    return;
+  }
+  nh::ProbeOptions opts;
+  opts.btf_path = cfg.bpf_btf_path;
+  std::string note;
+  opts.tracefs = nh::probes::ensure_tracefs(note);
+  if (!note.empty()) spdlog::info("tracefs: {}", note);
+  opts.sys_root = paths.sys;
+  if (auto mounts = nh::sources::read_mounts(paths)) {
+    const auto layout = nh::sources::find_cgroups(*mounts);
+    if (layout.v1_memory) {
+      opts.memcg_hierarchy = paths.host(*layout.v1_memory);
+    } else if (layout.v2_root) {
+      opts.memcg_hierarchy = paths.host(*layout.v2_root);
+    }
+  }
+  if (const char* env = std::getenv("NODEHEALTH_TEST_MISSING_TRACEPOINTS"); env && *env) {
+    std::string_view rest(env);
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      opts.missing_tracepoints.emplace_back(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+    }
+  }
+  if (cfg.bpf_stats_enabled) {
+    // Stats stay on while this fd is open, and go off when the agent exits.
+    const int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+    if (fd < 0) {
+      spdlog::warn("bpf stats unavailable: {}", std::strerror(errno));
+    } else {
+      stats_fd = nh::UniqueFd(fd);
+      spdlog::info("bpf stats enabled: each program's run time and count are exported");
+    }
+  }
+  set.start(names, opts);
+}
+
 int cmd_run(int argc, char** argv) {
   static constexpr std::string_view kFlags[] = {"config",    "config-dir",    "host-root",
                                                 "proc-root", "sys-root",      "node-name",
@@ -241,6 +300,12 @@ int cmd_run(int argc, char** argv) {
     if (!r) spdlog::warn("kubelet config not watched: {}", r.error().message);
   }
 
+  // eBPF probes: loaded once, before the loop; each degrades alone.
+  nh::probes::ProbeSet probe_set;
+  nh::UniqueFd bpf_stats;
+  start_probes(*cfg, paths, probe_set, bpf_stats);
+  agent.set_probes(&probe_set);
+
   // PSI triggers: a burst of memory or IO stalls wakes the loop for a sample now.
   auto last_tick = std::chrono::steady_clock::now() - std::chrono::hours(1);
   auto notifier = nh::SystemdNotifier::from_env();
@@ -292,6 +357,15 @@ int cmd_run(int argc, char** argv) {
       spdlog::info("psi triggers armed: some {} per {} on memory and io",
                    nh::parse::format_duration(cfg->psi_trigger_stall),
                    nh::parse::format_duration(cfg->psi_trigger_window));
+  }
+
+  // Probe events (an OOM kill) are drained at once and sampled within 100ms.
+  for (auto [fd, probe] : probe_set.event_fds()) {
+    auto r = l.watch(fd, [&, probe = probe] {
+      probe->drain();
+      if (std::chrono::steady_clock::now() - last_tick >= std::chrono::milliseconds(100)) tick();
+    });
+    if (!r) spdlog::warn("probe events not watched: {}", r.error().message);
   }
 
   std::mt19937_64 rng(std::random_device{}());

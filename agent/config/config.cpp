@@ -23,6 +23,12 @@ namespace nodehealth::config {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
+bool Config::probe_on(std::string_view name) const {
+  if (!probes_enabled) return false;
+  auto it = probe_enabled.find(name);
+  return it == probe_enabled.end() || it->second;
+}
+
 bool Config::source_on(std::string_view name) const {
   auto it = source_enabled.find(name);
   return it == source_enabled.end() || it->second;
@@ -35,10 +41,11 @@ Kind agent_config_kind() {
 namespace {
 
 // The agent's own top-level keys; the kubelet's eviction fields (kEvictionKeys) are accepted too.
-constexpr std::array<std::string_view, 18> kAgentKeys = {
-    "apiVersion", "kind",     "listenAddress", "nodeName",    "sampleInterval", "logLevel",
-    "hostRoot",   "procRoot", "sysRoot",       "filesystems", "kubelet",        "kubepodsCgroup",
-    "contention", "forecast", "psiTriggers",   "sources",     "checkpointDir",  "requiredFeatures",
+constexpr std::array<std::string_view, 20> kAgentKeys = {
+    "apiVersion", "kind",           "listenAddress",    "nodeName", "sampleInterval",
+    "logLevel",   "hostRoot",       "procRoot",         "sysRoot",  "filesystems",
+    "kubelet",    "kubepodsCgroup", "contention",       "forecast", "psiTriggers",
+    "sources",    "checkpointDir",  "requiredFeatures", "probes",   "bpf",
 };
 const std::vector<std::string_view>& top_level_keys() {
   static const std::vector<std::string_view> keys = [] {
@@ -54,6 +61,9 @@ constexpr std::array<std::string_view, 2> kContentionKeys = {"memoryStallPercent
                                                              "ioStallPercent"};
 constexpr std::array<std::string_view, 2> kForecastKeys = {"horizon", "window"};
 constexpr std::array<std::string_view, 3> kPsiTriggerKeys = {"enabled", "stall", "window"};
+constexpr std::array<std::string_view, 6> kProbeKeys = {"enabled",    "oom",     "fork",
+                                                        "biolatency", "reclaim", "drops"};
+constexpr std::array<std::string_view, 2> kBpfKeys = {"btfPath", "statsEnabled"};
 constexpr std::array<std::string_view, 2> kKubeletKeys = {"configFile", "configDir"};
 constexpr std::array<std::string_view, 5> kLogLevels = {"trace", "debug", "info", "warn", "error"};
 
@@ -198,6 +208,7 @@ class Validator {
 
     early_warnings(root, cfg);
     required_features(root, cfg);
+    probes(root, cfg);
     sources(root, cfg);
     return finish(std::move(cfg));
   }
@@ -377,6 +388,63 @@ class Validator {
       if (cfg.psi_trigger_stall >= cfg.psi_trigger_window)
         problem("/psiTriggers/stall", "psiTriggers.stall",
                 "must be shorter than psiTriggers.window");
+    }
+  }
+
+  std::optional<double> positive_number(const json& obj, const char* key, const std::string& ptr,
+                                        const std::string& keypath) {
+    const json* v = lookup(obj, key);
+    if (v == nullptr) return std::nullopt;
+    if (!v->is_number() || !(v->get<double>() > 0)) {
+      problem(ptr, keypath, "must be a number above 0, got " + describe(*v));
+      return std::nullopt;
+    }
+    return v->get<double>();
+  }
+
+  // probes.enabled, probes.<name>.{enabled, threshold}, bpf.btfPath, bpf.statsEnabled.
+  void probes(const json& root, Config& cfg) {
+    if (const json* p = mapping_field(root, "probes", "/probes", "probes")) {
+      unknown_keys(*p, "/probes", "probes.", kProbeKeys);
+      if (auto b = bool_field(*p, "enabled", "/probes/enabled", "probes.enabled"))
+        cfg.probes_enabled = *b;
+      struct Extra {
+        const char* probe;
+        const char* key;
+      };
+      static constexpr Extra kExtra[] = {{"oom", "window"},
+                                         {"fork", "stormForksPerSecond"},
+                                         {"biolatency", "slowP99"},
+                                         {"reclaim", nullptr},
+                                         {"drops", "dropsPerSecond"}};
+      for (const auto& [probe, key] : kExtra) {
+        const std::string ptr = std::string("/probes/") + probe;
+        const std::string keypath = std::string("probes.") + probe;
+        const json* m = mapping_field(*p, probe, ptr, keypath);
+        if (m == nullptr) continue;
+        std::vector<std::string_view> known{"enabled"};
+        if (key) known.push_back(key);
+        unknown_keys(*m, ptr, keypath + ".", known);
+        if (auto b = bool_field(*m, "enabled", ptr + "/enabled", keypath + ".enabled"))
+          cfg.probe_enabled.insert_or_assign(probe, *b);
+        if (!key) continue;
+        const std::string kptr = ptr + "/" + key, kpath = keypath + "." + key;
+        const bool window = std::string_view(key) == "window";
+        if (window || std::string_view(key) == "slowP99") {
+          auto d = duration_field(*m, key, kptr, kpath);
+          if (d && (window ? check_range(d->first, d->second, 10s, 24h, "10s", "24h", kptr, kpath)
+                           : check_range(d->first, d->second, 1ms, 1min, "1ms", "1m", kptr, kpath)))
+            (window ? cfg.oom_window : cfg.slow_disk_p99) = d->first;
+        } else if (auto x = positive_number(*m, key, kptr, kpath)) {
+          (std::string_view(key) == "dropsPerSecond" ? cfg.drop_rate : cfg.fork_storm_rate) = *x;
+        }
+      }
+    }
+    if (const json* b = mapping_field(root, "bpf", "/bpf", "bpf")) {
+      unknown_keys(*b, "/bpf", "bpf.", kBpfKeys);
+      path_field(*b, "btfPath", "/bpf/btfPath", "bpf.btfPath", true, cfg.bpf_btf_path);
+      if (auto v = bool_field(*b, "statsEnabled", "/bpf/statsEnabled", "bpf.statsEnabled"))
+        cfg.bpf_stats_enabled = *v;
     }
   }
 

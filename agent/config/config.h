@@ -87,6 +87,20 @@ struct Config {
   // /var/lib/kubelet/checkpoints).
   std::string checkpoint_dir;
 
+  // eBPF probes (agent/probes): probes.enabled turns them all off; probes.<name>.enabled one.
+  // They load only in `run`, as root, against the real host (not with fixture roots).
+  bool probes_enabled = true;
+  std::map<std::string, bool, std::less<>> probe_enabled;
+  bool probe_on(std::string_view name) const;
+  // Thresholds of the probes' conditions.
+  std::chrono::nanoseconds oom_window = std::chrono::minutes(5);  // probes.oom.window
+  double fork_storm_rate = 1000;  // probes.fork.stormForksPerSecond (over 30 s)
+  std::chrono::nanoseconds slow_disk_p99 = std::chrono::milliseconds(500);  // biolatency.slowP99
+  double drop_rate = 1000;  // probes.drops.dropsPerSecond (over 60 s)
+  // bpf.btfPath: an external BTF file for kernels without /sys/kernel/btf/vmlinux;
+  // bpf.statsEnabled: turn on kernel.bpf_stats_enabled to export each program's own cost.
+  std::string bpf_btf_path;
+  bool bpf_stats_enabled = false;
   // sources.<name>.enabled; sources not listed are enabled.
   std::map<std::string, bool, std::less<>> source_enabled;
 

@@ -389,7 +389,185 @@ Condition network_condition(const Sample& s, const EvalState& prev, TimePoint no
               fmt::format("default route via {} is up", n.interface));
 }
 
+constexpr std::size_t kMaxRecentOomKills = 1000;
+
+// The point in `history` closest to `window` before now (the oldest one when the
+// history is shorter); null when there is none at least `min_span` old.
+const ProbePoint* point_before(const std::deque<ProbePoint>& history, TimePoint now,
+                               std::chrono::nanoseconds window, std::chrono::nanoseconds min_span) {
+  const ProbePoint* best = nullptr;
+  for (const auto& p : history) {
+    if (now - p.at < min_span) break;
+    best = &p;
+    if (now - p.at <= window) break;
+  }
+  return best;
+}
+
+double seconds_between(TimePoint a, TimePoint b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+// The probe behind a condition: absent (no condition), down (Unknown), or up.
+const ProbeState* probe_of(const Sample& s, std::string_view name) { return s.probes.probe(name); }
+
+Condition probe_down(const EvalState& prev, const char* type, const ProbeState& p, TimePoint now) {
+  return next_condition(prev, type, ConditionStatus::kUnknown, "ProbeDown",
+                        fmt::format("no data: probe {} is down: {}", p.name, p.error), now);
+}
+
+Condition oom_condition(const Sample& s, const ProbeState& p, const EvalState& prev,
+                        EvalState& next, const EvalConfig& cfg, TimePoint now) {
+  if (!p.up) return probe_down(prev, kRecentOOMKills, p, now);
+  next.recent_oom_kills = prev.recent_oom_kills;
+  for (const auto& k : s.oom_kills) next.recent_oom_kills.push_back(k);
+  while (!next.recent_oom_kills.empty() &&
+         (next.recent_oom_kills.size() > kMaxRecentOomKills ||
+          now - next.recent_oom_kills.front().at > cfg.oom_window))
+    next.recent_oom_kills.pop_front();
+  const auto window = parse::format_duration(cfg.oom_window);
+  if (next.recent_oom_kills.empty())
+    return next_condition(prev, kRecentOOMKills, ConditionStatus::kFalse, "NoRecentOOMKills",
+                          fmt::format("no OOM kill in the last {}", window), now);
+  const OomKill& last = next.recent_oom_kills.back();
+  std::string who = fmt::format("pid {} ({}) in cgroup {}", last.pid, last.comm, last.cgroup);
+  if (!last.pod_uid.empty()) who += fmt::format(", pod UID {}", last.pod_uid);
+  return next_condition(
+      prev, kRecentOOMKills, ConditionStatus::kTrue, "OOMKillsObserved",
+      fmt::format("{}{} OOM kill(s) in the last {}; last: {}",
+                  next.recent_oom_kills.size() >= kMaxRecentOomKills ? "at least " : "",
+                  next.recent_oom_kills.size(), window, who),
+      now);
+}
+
+Condition fork_condition(const ProbeState& p, const EvalState& prev, const EvalConfig& cfg,
+                         const ProbePoint& cur, TimePoint now) {
+  if (!p.up) return probe_down(prev, kForkStorm, p, now);
+  const ProbePoint* old =
+      point_before(prev.probe_history, now, kForkStormWindow, std::chrono::seconds(5));
+  if (!old || !old->forks || !cur.forks)
+    return next_condition(prev, kForkStorm, ConditionStatus::kFalse, "NoForkStorm",
+                          "collecting the fork rate", now);
+  const double rate =
+      double(*cur.forks - std::min(*cur.forks, *old->forks)) / seconds_between(old->at, now);
+  if (rate > cfg.fork_storm_rate)
+    return next_condition(prev, kForkStorm, ConditionStatus::kTrue, "ForkRateHigh",
+                          fmt::format("{:.0f} tasks created per second over the last {:.0f}s "
+                                      "(threshold {:.0f}/s)",
+                                      rate, seconds_between(old->at, now), cfg.fork_storm_rate),
+                          now);
+  return next_condition(prev, kForkStorm, ConditionStatus::kFalse, "NoForkStorm",
+                        fmt::format("{:.0f} tasks created per second (threshold {:.0f}/s)", rate,
+                                    cfg.fork_storm_rate),
+                        now);
+}
+
+Condition disk_condition(const ProbeState& p, const EvalState& prev, const EvalConfig& cfg,
+                         const ProbePoint& cur, TimePoint now) {
+  if (!p.up) return probe_down(prev, kSlowDisk, p, now);
+  const ProbePoint* old =
+      point_before(prev.probe_history, now, kSlowDiskWindow, std::chrono::seconds(5));
+  std::vector<std::string> slow;
+  double worst = 0;
+  for (const auto& [dev, h] : cur.block) {
+    Log2Histogram d = h;
+    if (old) {
+      if (auto it = old->block.find(dev); it != old->block.end()) {
+        for (std::size_t i = 0; i < d.slots.size() && i < it->second.slots.size(); ++i)
+          d.slots[i] -= std::min(d.slots[i], it->second.slots[i]);
+      }
+    }
+    if (d.count() < kSlowDiskMinRequests) continue;
+    const auto p99 = histogram_quantile(d, 0.99);
+    if (p99 && *p99 > double(cfg.slow_disk_p99.count())) {
+      slow.push_back(fmt::format("{} p99 {:.0f}ms over {} requests", dev, *p99 / 1e6, d.count()));
+      worst = std::max(worst, *p99);
+    }
+  }
+  const auto limit = parse::format_duration(cfg.slow_disk_p99);
+  if (!slow.empty())
+    return next_condition(prev, kSlowDisk, ConditionStatus::kTrue, "DiskLatencyHigh",
+                          fmt::format("I/O latency above {} at the 99th percentile: {}", limit,
+                                      fmt::join(slow, "; ")),
+                          now);
+  return next_condition(prev, kSlowDisk, ConditionStatus::kFalse, "DiskLatencyNormal",
+                        fmt::format("every device's p99 I/O latency is within {}", limit), now);
+}
+
+Condition drops_condition(const Sample& s, const ProbeState& p, const EvalState& prev,
+                          const EvalConfig& cfg, const ProbePoint& cur, TimePoint now) {
+  if (!p.up) return probe_down(prev, kPacketDrops, p, now);
+  const ProbePoint* old =
+      point_before(prev.probe_history, now, kPacketDropWindow, std::chrono::seconds(5));
+  if (!old || !old->drops || !cur.drops)
+    return next_condition(prev, kPacketDrops, ConditionStatus::kFalse, "DropRateNormal",
+                          "collecting the drop rate", now);
+  const double rate =
+      double(*cur.drops - std::min(*cur.drops, *old->drops)) / seconds_between(old->at, now);
+  if (rate > cfg.drop_rate) {
+    std::vector<std::pair<uint64_t, std::string>> top;
+    for (const auto& [reason, n] : *s.probes.drops_by_reason) top.emplace_back(n, reason);
+    std::sort(top.rbegin(), top.rend());
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < top.size() && i < 3; ++i) names.push_back(top[i].second);
+    return next_condition(prev, kPacketDrops, ConditionStatus::kTrue, "DropRateHigh",
+                          fmt::format("{:.0f} packets dropped per second (threshold {:.0f}/s); "
+                                      "most since start: {}",
+                                      rate, cfg.drop_rate, fmt::join(names, ", ")),
+                          now);
+  }
+  return next_condition(
+      prev, kPacketDrops, ConditionStatus::kFalse, "DropRateNormal",
+      fmt::format("{:.0f} packets dropped per second (threshold {:.0f}/s)", rate, cfg.drop_rate),
+      now);
+}
+
+void probe_conditions(const Sample& s, const EvalState& prev, EvalState& next,
+                      const EvalConfig& cfg, TimePoint now, std::vector<Condition>& out) {
+  ProbePoint cur;
+  cur.at = now;
+  cur.forks = s.probes.forks_total;
+  if (s.probes.drops_by_reason) {
+    uint64_t total = 0;
+    for (const auto& [reason, n] : *s.probes.drops_by_reason) total += n;
+    cur.drops = total;
+  }
+  cur.block = s.probes.block_latency;
+  if (const ProbeState* p = probe_of(s, "oom"))
+    out.push_back(oom_condition(s, *p, prev, next, cfg, now));
+  if (const ProbeState* p = probe_of(s, "fork"))
+    out.push_back(fork_condition(*p, prev, cfg, cur, now));
+  if (const ProbeState* p = probe_of(s, "biolatency"))
+    out.push_back(disk_condition(*p, prev, cfg, cur, now));
+  if (const ProbeState* p = probe_of(s, "drops"))
+    out.push_back(drops_condition(s, *p, prev, cfg, cur, now));
+  if (s.probes.probes.empty()) return;
+  next.probe_history = prev.probe_history;
+  next.probe_history.push_back(std::move(cur));
+  const auto keep =
+      std::max({kForkStormWindow, kSlowDiskWindow, kPacketDropWindow}) + std::chrono::seconds(5);
+  while (next.probe_history.size() > 1 && now - next.probe_history[1].at >= keep)
+    next.probe_history.pop_front();
+}
+
 }  // namespace
+
+std::optional<double> histogram_quantile(const Log2Histogram& h, double q) {
+  const uint64_t n = h.count();
+  if (n == 0) return std::nullopt;
+  const double rank = q * double(n);
+  double seen = 0;
+  for (std::size_t i = 0; i < h.slots.size(); ++i) {
+    if (h.slots[i] == 0) continue;
+    if (seen + double(h.slots[i]) >= rank) {
+      const double lo = i == 0 ? 0 : std::ldexp(1.0, int(i));
+      const double hi = std::ldexp(1.0, int(i) + 1);
+      return lo + (hi - lo) * (rank - seen) / double(h.slots[i]);
+    }
+    seen += double(h.slots[i]);
+  }
+  return std::ldexp(1.0, int(h.slots.size()));
+}
 
 Evaluation evaluate(const Sample& sample, const EvalState& previous, const EvalConfig& cfg,
                     TimePoint now) {
@@ -434,6 +612,7 @@ Evaluation evaluate(const Sample& sample, const EvalState& previous, const EvalC
   ev.status.conditions.push_back(checkpoint_condition(sample, previous, now));
   if (!cfg.required_features.empty())
     ev.status.conditions.push_back(requirements_condition(sample, previous, cfg, now));
+  probe_conditions(sample, previous, next, cfg, now, ev.status.conditions);
 
   for (const auto& c : ev.status.conditions) next.conditions[c.type] = c;
   return ev;

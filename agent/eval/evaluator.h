@@ -16,6 +16,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <set>
 #include <string>
@@ -45,6 +46,17 @@ inline constexpr const char* kDiskEvictionImminent = "DiskEvictionImminent";
 inline constexpr const char* kPIDEvictionImminent = "PIDEvictionImminent";
 inline constexpr const char* kCheckpointArchivesExposed = "CheckpointArchivesExposed";
 inline constexpr const char* kKernelRequirementsMissing = "KernelRequirementsMissing";
+// From the eBPF probes; present only while the probe behind them is enabled.
+inline constexpr const char* kRecentOOMKills = "RecentOOMKills";
+inline constexpr const char* kForkStorm = "ForkStorm";
+inline constexpr const char* kSlowDisk = "SlowDisk";
+inline constexpr const char* kPacketDrops = "PacketDrops";
+// The windows the probe conditions are judged over.
+inline constexpr std::chrono::seconds kForkStormWindow{30};
+inline constexpr std::chrono::seconds kSlowDiskWindow{60};
+inline constexpr std::chrono::seconds kPacketDropWindow{60};
+// SlowDisk needs this many requests in its window to judge a device.
+inline constexpr uint64_t kSlowDiskMinRequests = 20;
 
 struct Threshold {
   parse::ThresholdValue value;
@@ -68,7 +80,26 @@ struct EvalConfig {
   // Kernel features / safe sysctls this node must support (requiredFeatures); the
   // KernelRequirementsMissing condition exists only when the list is not empty.
   std::vector<std::string> required_features;
+  // Probe conditions: RecentOOMKills while a kill happened within oom_window; ForkStorm while
+  // the node creates more tasks per second than fork_storm_rate (over kForkStormWindow);
+  // SlowDisk while a device's p99 latency over kSlowDiskWindow exceeds slow_disk_p99;
+  // PacketDrops while the node drops more packets per second than drop_rate.
+  std::chrono::nanoseconds oom_window = std::chrono::minutes(5);
+  double fork_storm_rate = 1000;
+  std::chrono::nanoseconds slow_disk_p99 = std::chrono::milliseconds(500);
+  double drop_rate = 1000;
 };
+
+// Cumulative probe counters at one tick, kept for the probe conditions' windows.
+struct ProbePoint {
+  TimePoint at{};
+  std::optional<uint64_t> forks, drops;
+  std::map<std::string, Log2Histogram, std::less<>> block;
+};
+
+// The p-quantile (0..1) of a log2 histogram in nanoseconds, interpolated linearly
+// inside its bucket; nullopt when empty.
+std::optional<double> histogram_quantile(const Log2Histogram& h, double q);
 
 // What the evaluator remembers between ticks.
 struct EvalState {
@@ -82,6 +113,10 @@ struct EvalState {
   std::set<std::string, std::less<>> eviction_thresholds;
   // Per signal: its recent history, for forecasts.
   std::map<std::string, SignalHistory, std::less<>> history;
+  // Probe counters over the last minute or so, oldest first, and the OOM kills seen within
+  // the oom window (bounded).
+  std::deque<ProbePoint> probe_history;
+  std::deque<OomKill> recent_oom_kills;
 };
 
 struct Evaluation {

@@ -4,6 +4,7 @@
 
 #include <prometheus/metric_family.h>
 
+#include "agent/probes/probe_metrics.h"
 #include "agent/sinks/families.h"
 
 #include "agent/checkpoint/checkpoint.h"
@@ -195,6 +196,8 @@ std::vector<MetricFamily> render_metrics(const Snapshot* snap, const BuildInfo& 
     auto more = checkpoint::checkpoint_metrics(snap->sample.checkpoint_report.get(),
                                                snap->sample.checkpoint_audit.get());
     std::move(more.begin(), more.end(), std::back_inserter(out));
+    auto probes = probes::probe_metrics(snap->sample.probes);
+    std::move(probes.begin(), probes.end(), std::back_inserter(out));
     if (snap->sample.features) {
       auto feats = features::feature_metrics(*snap->sample.features);
       std::move(feats.begin(), feats.end(), std::back_inserter(out));

@@ -130,6 +130,26 @@ nlohmann::ordered_json status_json(const Snapshot& snap) {
     sources.push_back(std::move(src));
   }
   doc["sources"] = std::move(sources);
+  if (!snap.sample.probes.probes.empty()) {
+    json probes = json::array();
+    for (const auto& p : snap.sample.probes.probes) {
+      json j = {{"name", p.name}, {"up", p.up}, {"eventsLost", p.events_lost}};
+      if (!p.up) j["error"] = p.error;
+      probes.push_back(std::move(j));
+    }
+    doc["probes"] = std::move(probes);
+  }
+  if (!snap.sample.oom_kills.empty()) {
+    json kills = json::array();
+    for (const auto& k : snap.sample.oom_kills)
+      kills.push_back({{"time", format_rfc3339(k.at)},
+                       {"pid", k.pid},
+                       {"comm", k.comm},
+                       {"cgroup", k.cgroup},
+                       {"podUID", k.pod_uid},
+                       {"containerID", k.container_id}});
+    doc["oomKills"] = std::move(kills);
+  }
   json filesystems = json::array();
   for (const auto* fs : {&snap.sample.nodefs, &snap.sample.imagefs}) {
     if (!*fs) continue;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -82,6 +83,65 @@ struct OomKill {
   std::string container_id;  // "" when not a container's
 };
 
+// A log2 histogram of durations from a probe: slots[i] counts observations in
+// [2^i, 2^(i+1)) ns (slot 0 also holds 0 ns). Cumulative since the probe loaded.
+struct Log2Histogram {
+  std::vector<uint64_t> slots;
+  uint64_t sum_ns = 0;
+  uint64_t count() const {
+    uint64_t n = 0;
+    for (uint64_t v : slots) n += v;
+    return n;
+  }
+};
+
+// One loaded BPF program's own cost (bpf_prog_info; zero unless kernel.bpf_stats_enabled=1).
+struct ProgramStats {
+  std::string name;
+  uint64_t run_time_ns = 0;
+  uint64_t run_count = 0;
+};
+
+struct ProbeState {
+  std::string name;
+  bool up = false;
+  std::string error;         // why it is down
+  uint64_t events_lost = 0;  // events the kernel side could not record (maps or buffers full)
+  std::vector<ProgramStats> programs;
+};
+
+// Task creations and exits counted by the fork probe for one memory cgroup.
+struct TaskCounts {
+  std::string cgroup;  // path in the memory hierarchy, e.g. "/kubepods.slice/..."
+  uint64_t forks = 0;
+  uint64_t exits = 0;
+};
+
+// OOM kills counted per victim cgroup.
+struct OomCount {
+  std::string cgroup, pod_uid, container_id;
+  uint64_t kills = 0;
+};
+
+// What the eBPF probes (agent/probes) saw. Counters are cumulative since the probe
+// loaded; an absent optional or empty map means the probe is off or down.
+struct ProbeSample {
+  std::vector<ProbeState> probes;  // one per enabled probe
+  std::optional<uint64_t> oom_kills_total;
+  std::vector<OomCount> oom_kills_by_cgroup;  // bounded (the most recent victims' cgroups)
+  std::optional<uint64_t> forks_total, exits_total;
+  std::vector<TaskCounts> tasks_by_cgroup;  // bounded: the cgroups forking most lately
+  std::map<std::string, Log2Histogram, std::less<>> block_latency;  // by device name
+  std::optional<Log2Histogram> direct_reclaim;
+  std::optional<std::map<std::string, uint64_t, std::less<>>> drops_by_reason;
+
+  const ProbeState* probe(std::string_view name) const {
+    for (const auto& p : probes)
+      if (p.name == name) return &p;
+    return nullptr;
+  }
+};
+
 struct SourceStatus {
   std::string name;
   bool up = false;
@@ -108,6 +168,7 @@ struct Sample {
   std::shared_ptr<const features::FeatureReport> features;
   // OOM kills observed since the previous sample (filled by the oom probe; empty without it).
   std::vector<OomKill> oom_kills;
+  ProbeSample probes;
   std::vector<SourceStatus> sources;  // one per enabled source, in registry order
 
   const SourceStatus* source(std::string_view name) const {

@@ -1,0 +1,101 @@
+// Loader of bpf/fork.bpf.c: task creations and exits per memory cgroup, read from
+// the kernel's hash map at each tick.
+#include <algorithm>
+#include <map>
+
+#include "agent/probes/bpf_util.h"
+#include "agent/probes/probes.h"
+#include "bpf/fork.h"
+#include "fork.skel.h"
+
+namespace nodehealth::probes {
+namespace {
+
+constexpr std::size_t kTopCgroups = 20;            // exported: the cgroups forking most lately
+constexpr auto kSticky = std::chrono::minutes(5);  // a cgroup stays exported this long
+constexpr int kForgetAfter = 3;  // collects a removed cgroup stays in the kernel map
+
+class ForkProbe final : public Probe {
+ public:
+  std::string_view name() const override { return "fork"; }
+  std::vector<std::string> tracepoints() const override {
+    return {"sched/sched_process_fork", "sched/sched_process_exit"};
+  }
+
+  Result<void> start(const ProbeOptions& o) override {
+    auto skel = open_load_attach<nh_fork, nh_fork__destroy>(
+        o, nh_fork__open_opts, nh_fork__load, nh_fork__attach,
+        [](nh_fork*) -> Result<void> { return {}; });
+    if (!skel) return std::unexpected(skel.error());
+    skel_ = std::move(*skel);
+    resolver_ = std::make_unique<CgroupResolver>(o.memcg_hierarchy);
+    return {};
+  }
+
+  void collect(Sample& s) override {
+    const int totals = bpf_map__fd(skel_->maps.totals);
+    s.probes.forks_total = percpu_sum(totals, NH_FORK_TOTAL_FORKS);
+    s.probes.exits_total = percpu_sum(totals, NH_FORK_TOTAL_EXITS);
+
+    const auto now = std::chrono::steady_clock::now();
+    const int counts = bpf_map__fd(skel_->maps.counts);
+    std::vector<std::pair<uint64_t, uint64_t>> recent;  // (forks since last collect, id)
+    std::map<uint64_t, nh_fork_counts> current;
+    for (uint64_t id : map_keys<uint64_t>(counts, NH_FORK_MAX_CGROUPS)) {
+      nh_fork_counts c{};
+      if (bpf_map_lookup_elem(counts, &id, &c) != 0) continue;
+      current[id] = c;
+      const uint64_t before = last_.contains(id) ? last_[id].forks : 0;
+      recent.emplace_back(c.forks >= before ? c.forks - before : c.forks, id);
+    }
+    std::sort(recent.rbegin(), recent.rend());
+    for (std::size_t i = 0; i < recent.size() && i < kTopCgroups; ++i)
+      if (recent[i].first > 0) exported_[recent[i].second] = now;
+    std::erase_if(exported_, [&](const auto& e) { return now - e.second > kSticky; });
+
+    s.probes.tasks_by_cgroup.clear();
+    for (const auto& [id, seen] : exported_) {
+      auto it = current.find(id);
+      if (it == current.end()) continue;
+      std::string path = resolver_->path(id);
+      if (path.empty()) {
+        // A removed cgroup: forget it in the kernel after a few ticks (its forks stay in
+        // the node totals), so the bounded map keeps room for new cgroups.
+        if (++unresolved_[id] >= kForgetAfter) {
+          bpf_map_delete_elem(counts, &id);
+          unresolved_.erase(id);
+        }
+        continue;
+      }
+      unresolved_.erase(id);
+      s.probes.tasks_by_cgroup.push_back({std::move(path), it->second.forks, it->second.exits});
+    }
+    std::sort(s.probes.tasks_by_cgroup.begin(), s.probes.tasks_by_cgroup.end(),
+              [](const TaskCounts& a, const TaskCounts& b) { return a.cgroup < b.cgroup; });
+    // Removed cgroups that are not exported are forgotten too.
+    if (current.size() > NH_FORK_MAX_CGROUPS * 3 / 4) {
+      for (const auto& [id, c] : current)
+        if (!exported_.contains(id) && resolver_->path(id).empty())
+          bpf_map_delete_elem(counts, &id);
+    }
+    last_ = std::move(current);
+  }
+
+  std::vector<std::pair<std::string, int>> programs() const override {
+    return object_programs(skel_->obj);
+  }
+  uint64_t events_lost() const override { return percpu_sum(bpf_map__fd(skel_->maps.lost), 0); }
+
+ private:
+  SkelPtr<nh_fork, nh_fork__destroy> skel_;
+  std::unique_ptr<CgroupResolver> resolver_;
+  std::map<uint64_t, nh_fork_counts> last_;
+  std::map<uint64_t, std::chrono::steady_clock::time_point> exported_;
+  std::map<uint64_t, int> unresolved_;
+};
+
+}  // namespace
+
+std::unique_ptr<Probe> make_fork_probe() { return std::make_unique<ForkProbe>(); }
+
+}  // namespace nodehealth::probes

@@ -1,0 +1,6 @@
+// drops probe ABI: packets freed with a drop reason, counted per reason.
+#pragma once
+
+// Reasons are the values of the kernel's enum skb_drop_reason (names read from
+// BTF in user space); values at or above this bound are counted in the last slot.
+#define NH_DROP_REASONS 256

@@ -1,0 +1,13 @@
+// fork probe ABI: task creations and exits per memory cgroup.
+#pragma once
+
+#define NH_FORK_MAX_CGROUPS 4096
+
+struct nh_fork_counts {
+  __u64 forks;  // tasks (processes and threads) created by tasks of the cgroup
+  __u64 exits;  // tasks of the cgroup that exited
+};
+
+// Index of the node-wide totals in the per-CPU `totals` array.
+#define NH_FORK_TOTAL_FORKS 0
+#define NH_FORK_TOTAL_EXITS 1
