@@ -1,6 +1,10 @@
 // fork probe ABI: task creations and exits per memory cgroup.
 #pragma once
 
+#ifndef __VMLINUX_H__  // user space; the kernel side has the types from vmlinux.h
+#include <linux/types.h>
+#endif
+
 #define NH_FORK_MAX_CGROUPS 4096
 
 struct nh_fork_counts {

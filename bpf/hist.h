@@ -3,6 +3,10 @@
 // types only: this is an ABI.
 #pragma once
 
+#ifndef __VMLINUX_H__  // user space; the kernel side has the types from vmlinux.h
+#include <linux/types.h>
+#endif
+
 #define NH_HIST_SLOTS 40  // up to 2^40 ns (18 minutes); longer goes to the last slot
 
 struct nh_hist {

@@ -1,6 +1,10 @@
 // oom probe ABI: one event per OOM kill, sent through a ring buffer.
 #pragma once
 
+#ifndef __VMLINUX_H__  // user space; the kernel side has the types from vmlinux.h
+#include <linux/types.h>
+#endif
+
 #define NH_OOM_COMM_LEN 16
 #define NH_OOM_DEPTH 10      // cgroup path components kept, leaf first
 #define NH_OOM_NAME_LEN 128  // bytes per component (cri-containerd-<64 hex>.scope is 85)

@@ -550,3 +550,35 @@ TEST_CASE("config: checkpointDir and requiredFeatures", "[config]") {
   CHECK(err.error().message.find("c.yaml:3: requiredFeatures[0]: unknown feature or safe sysctl "
                                  "\"cgroupv3\"") != std::string::npos);
 }
+
+TEST_CASE("probes and bpf: switches, thresholds and their errors", "[config][probes]") {
+  const nc::Config def = load_ok("logLevel: info\n");
+  CHECK(def.probe_on("oom"));
+  CHECK(def.oom_window == std::chrono::minutes(5));
+  CHECK_FALSE(def.bpf_stats_enabled);
+  const nc::Config off = load_ok("probes:\n  enabled: false\n");
+  CHECK_FALSE(off.probe_on("oom"));
+  const nc::Config one = load_ok(
+      "probes:\n  drops: {enabled: false, dropsPerSecond: 50}\n  oom: {window: 2m}\n"
+      "  fork: {stormForksPerSecond: 300}\n  biolatency: {slowP99: 20ms}\n"
+      "bpf:\n  btfPath: /boot/vmlinux.btf\n  statsEnabled: true\n");
+  CHECK_FALSE(one.probe_on("drops"));
+  CHECK(one.probe_on("fork"));
+  CHECK(one.drop_rate == 50);
+  CHECK(one.oom_window == std::chrono::minutes(2));
+  CHECK(one.fork_storm_rate == 300);
+  CHECK(one.slow_disk_p99 == std::chrono::milliseconds(20));
+  CHECK(one.bpf_btf_path == "/boot/vmlinux.btf");
+  CHECK(one.bpf_stats_enabled);
+  CHECK(load_error("probes:\n  forks: {enabled: false}\n", 4, "probes.forks") ==
+        ":4: probes.forks: unknown key, did you mean \"fork\"?");
+  CHECK(load_error("probes:\n  oom: {window: 1s}\n", 4, "probes.oom.window") ==
+        ":4: probes.oom.window: must be between 10s and 24h, got \"1s\"");
+  CHECK(load_error("probes:\n  fork: {stormForksPerSecond: -1}\n", 4,
+                   "probes.fork.stormForksPerSecond") ==
+        ":4: probes.fork.stormForksPerSecond: must be a number above 0, got number -1");
+  CHECK(load_error("probes:\n  reclaim: {window: 1m}\n", 4, "probes.reclaim.window") ==
+        ":4: probes.reclaim.window: unknown key");
+  CHECK(load_error("bpf:\n  btfPath: vmlinux.btf\n", 4, "bpf.btfPath") ==
+        ":4: bpf.btfPath: must be an absolute path or \"\", got \"vmlinux.btf\"");
+}

@@ -1,0 +1,218 @@
+"""The eBPF probes on this real kernel, as root (CI runs these; a skip fails there):
+- a process in its own 32 MiB memory cgroup allocates past its limit and is OOM-killed:
+  the oom probe reports that kill with its pid and cgroup path, RecentOOMKills turns True;
+- 500 forks in a test cgroup count at least 500 in that cgroup's fork counter;
+- direct I/O to a loop device raises that device's latency histogram by the requests;
+- UDP packets dropped on purpose inside a network namespace of the test's own (an nftables
+  drop rule; a port without a socket) count under their drop reasons;
+- a probe whose tracepoint is missing (simulated by name) is down alone and reported;
+- with bpf.statsEnabled each program's own run time and count are exported."""
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import nodecalc
+from harness import Agent, need, need_binary, need_root, wait_until
+
+ALLOCATE = "b = []\nwhile True:\n    b.append(bytearray(1 << 20))\n"
+
+
+def metric(text, name, **labels):
+    """The value of one sample of `name` with exactly these labels (None if absent)."""
+    want = ",".join('%s="%s"' % kv for kv in sorted(labels.items()))
+    for line in text.splitlines():
+        m = re.match(r"^([a-z_:]+)(?:\{(.*)\})? (\S+)$", line)
+        if not m or m.group(1) != name:
+            continue
+        got = ",".join(sorted(p for p in (m.group(2) or "").split(",") if p))
+        if got == want:
+            return float(m.group(3))
+    return None
+
+
+@contextlib.contextmanager
+def memory_cgroup(tag, limit=None):
+    _, v1 = nodecalc.cgroup_mounts("/proc")
+    need(v1 is not None, "no cgroup v1 memory controller here")
+    name = "nodehealth-test-%s-%d" % (tag, os.getpid())
+    path = os.path.join(v1, name)
+    os.mkdir(path)
+    try:
+        if limit:
+            with open(os.path.join(path, "memory.limit_in_bytes"), "w") as f:
+                f.write(str(limit))
+        yield "/" + name, path
+    finally:
+        # Leftover tasks (none expected) would keep the directory busy: wait for them.
+        for _ in range(50):
+            try:
+                os.rmdir(path)
+                break
+            except OSError:
+                subprocess.run(["sleep", "0.1"])
+
+
+def in_cgroup(path):
+    def enter():
+        with open(os.path.join(path, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+    return enter
+
+
+class ProbeTest(unittest.TestCase):
+    def setUp(self):
+        need_root()
+        need(os.path.exists("/sys/kernel/btf/vmlinux"), "kernel without BTF")
+
+    def test_every_probe_loads(self):
+        with Agent() as agent:
+            m = agent.metrics()
+            for p in ("oom", "fork", "biolatency", "reclaim", "drops"):
+                self.assertEqual(metric(m, "nodehealth_probe_up", probe=p), 1, agent.logs())
+            self.assertEqual([p["name"] for p in agent.status()["probes"] if p["up"]],
+                             ["oom", "fork", "biolatency", "reclaim", "drops"])
+            for c in ("RecentOOMKills", "ForkStorm", "SlowDisk", "PacketDrops"):
+                self.assertEqual(agent.condition(c)["status"], "False")
+
+    def test_oom_kill_reported_with_pid_and_cgroup(self):
+        with memory_cgroup("oom", limit=32 << 20) as (cgroup, path), Agent() as agent:
+            proc = subprocess.Popen([sys.executable, "-c", ALLOCATE], preexec_fn=in_cgroup(path),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                proc.wait(30)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            self.assertEqual(proc.returncode, -9, "the allocation was not OOM-killed")
+            wait_until(lambda: metric(agent.metrics(), "nodehealth_oom_kills_cgroup_total",
+                                      cgroup=cgroup, pod_uid="", container_id="") == 1, 10,
+                       what="the kill counted under " + cgroup)
+            c = agent.condition("RecentOOMKills")
+            self.assertEqual(c["status"], "True")
+            self.assertIn("last: pid %d (python3) in cgroup %s" % (proc.pid, cgroup), c["message"])
+            self.assertRegex(agent.logs(), r"oom kill: pid=%d comm=python3 cgroup=%s " %
+                             (proc.pid, re.escape(cgroup)))
+            self.assertGreaterEqual(metric(agent.metrics(), "nodehealth_oom_kills_total"), 1)
+
+    def test_500_forks_counted_in_their_cgroup(self):
+        with memory_cgroup("fork") as (cgroup, path), Agent() as agent:
+            r = subprocess.run(["sh", "-c", "i=0; while [ $i -lt 500 ]; do /bin/true; i=$((i+1)); done"],
+                               preexec_fn=in_cgroup(path), timeout=60)
+            self.assertEqual(r.returncode, 0)
+            forks = wait_until(
+                lambda: (metric(agent.metrics(), "nodehealth_process_forks_total", cgroup=cgroup)
+                         or 0) >= 500 and
+                metric(agent.metrics(), "nodehealth_process_forks_total", cgroup=cgroup), 10,
+                what="500 forks under " + cgroup)
+            self.assertLess(forks, 600)  # 500 /bin/true, and a few of the shell's own
+            exits = metric(agent.metrics(), "nodehealth_process_exits_total", cgroup=cgroup)
+            self.assertGreaterEqual(exits, 500)
+
+    def test_direct_io_to_a_loop_device_fills_its_histogram(self):
+        need_binary("losetup")
+        d = tempfile.mkdtemp(prefix="nodehealth-test-loop-")
+        backing = os.path.join(d, "disk.img")
+        with open(backing, "wb") as f:
+            f.truncate(16 << 20)
+        dev = subprocess.run(["losetup", "--find", "--show", backing], capture_output=True,
+                             text=True, check=True).stdout.strip()
+        name = os.path.basename(dev)
+        try:
+            with Agent() as agent:
+                def count():
+                    return metric(agent.metrics(), "nodehealth_block_io_latency_seconds_count",
+                                  device=name) or 0
+                before = count()
+                subprocess.run(["dd", "if=/dev/zero", "of=" + dev, "bs=4096", "count=200",
+                                "oflag=direct"], check=True, capture_output=True)
+                wait_until(lambda: count() >= before + 200, 10, what="200 requests on " + name)
+                self.assertLessEqual(count(), before + 210)
+                inf = metric(agent.metrics(), "nodehealth_block_io_latency_seconds_bucket",
+                             device=name, le="+Inf")
+                self.assertEqual(inf, count())
+        finally:
+            subprocess.run(["losetup", "-d", dev])
+            os.unlink(backing)
+            os.rmdir(d)
+
+    def test_drops_in_own_netns_counted_by_reason(self):
+        need_binary("ip")
+        need_binary("nft")
+        ns = "nodehealth-test-drops-%d" % os.getpid()
+        subprocess.run(["ip", "netns", "add", ns], check=True)
+        try:
+            subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+            subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], check=True, text=True,
+                           input="table inet nodehealth_test {\n chain input {\n"
+                                 "  type filter hook input priority 0;\n  udp dport 9999 drop\n"
+                                 " }\n}\n")
+            send = ("import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                    "for _ in range(300): s.sendto(b'x', ('127.0.0.1', %d))\n")
+            with Agent() as agent:
+                def drops(reason):
+                    return metric(agent.metrics(), "nodehealth_packet_drops_total",
+                                  reason=reason) or 0
+                before = {r: drops(r) for r in ("netfilter_drop", "no_socket")}
+                for port in (9999, 9998):
+                    subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", send % port],
+                                   check=True)
+                wait_until(lambda: drops("netfilter_drop") >= before["netfilter_drop"] + 300, 10,
+                           what="300 netfilter drops")
+                wait_until(lambda: drops("no_socket") >= before["no_socket"] + 300, 10,
+                           what="300 no-socket drops")
+        finally:
+            subprocess.run(["ip", "netns", "delete", ns])
+
+    def test_missing_tracepoint_degrades_alone(self):
+        os.environ["NODEHEALTH_TEST_MISSING_TRACEPOINTS"] = "sched/sched_process_fork"
+        try:
+            agent_cm = Agent()
+            agent = agent_cm.__enter__()
+        finally:
+            del os.environ["NODEHEALTH_TEST_MISSING_TRACEPOINTS"]
+        try:
+            m = agent.metrics()
+            self.assertEqual(metric(m, "nodehealth_probe_up", probe="fork"), 0)
+            for p in ("oom", "biolatency", "reclaim", "drops"):
+                self.assertEqual(metric(m, "nodehealth_probe_up", probe=p), 1)
+            fork = [p for p in agent.status()["probes"] if p["name"] == "fork"][0]
+            self.assertEqual(fork["error"],
+                             "tracepoint sched/sched_process_fork does not exist on this kernel")
+            self.assertEqual(agent.condition("ForkStorm")["status"], "Unknown")
+            self.assertIn("probe down: tracepoint sched/sched_process_fork does not exist",
+                          agent.logs())
+            self.assertIsNone(metric(m, "nodehealth_process_forks_node_total"))
+        finally:
+            agent_cm.__exit__(None, None, None)
+
+    def test_probes_off_by_config(self):
+        with Agent(config="apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
+                          "probes:\n  enabled: false\n") as agent:
+            self.assertNotIn("nodehealth_probe_up", agent.metrics())
+            self.assertNotIn("probes", agent.status())
+        with Agent(config="apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
+                          "probes:\n  drops: {enabled: false}\n") as agent:
+            m = agent.metrics()
+            self.assertIsNone(metric(m, "nodehealth_probe_up", probe="drops"))
+            self.assertEqual(metric(m, "nodehealth_probe_up", probe="oom"), 1)
+
+    def test_stats_enabled_exports_program_cost(self):
+        with Agent(config="apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
+                          "bpf:\n  statsEnabled: true\n") as agent:
+            subprocess.run(["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do /bin/true; done"])
+
+            def runs():
+                return metric(agent.metrics(), "nodehealth_probe_program_runs_total",
+                              probe="fork", program="process_fork") or 0
+            wait_until(lambda: runs() >= 10, 10, what="fork program runs counted")
+            self.assertGreater(metric(agent.metrics(), "nodehealth_probe_program_run_seconds_total",
+                                      probe="fork", program="process_fork"), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
