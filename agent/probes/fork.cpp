@@ -23,9 +23,18 @@ class ForkProbe final : public Probe {
   }
 
   Result<void> start(const ProbeOptions& o) override {
+    // BTF raw tracepoints where the kernel describes them (cheaper: no trace record and
+    // direct field reads); else the classic tracepoints.
+    const bool btf = tp_btf_arg_is_pointer(o, "sched_process_fork", 0) &&
+                     tp_btf_arg_is_pointer(o, "sched_process_exit", 0);
     auto skel = open_load_attach<nh_fork, nh_fork__destroy>(
-        o, nh_fork__open_opts, nh_fork__load, nh_fork__attach,
-        [](nh_fork*) -> Result<void> { return {}; });
+        o, nh_fork__open_opts, nh_fork__load, nh_fork__attach, [&](nh_fork* s) -> Result<void> {
+          bpf_program__set_autoload(s->progs.process_fork_btf, btf);
+          bpf_program__set_autoload(s->progs.process_exit_btf, btf);
+          bpf_program__set_autoload(s->progs.process_fork, !btf);
+          bpf_program__set_autoload(s->progs.process_exit, !btf);
+          return {};
+        });
     if (!skel) return std::unexpected(skel.error());
     skel_ = std::move(*skel);
     resolver_ = std::make_unique<CgroupResolver>(o.memcg_hierarchy);

@@ -7,7 +7,7 @@ tests/artifacts/bench.json.
   python3 tests/bench/bench.py --quick    under 2 minutes, for CI: exits 1 only on
                                           gross regressions (see report.guards)
   --duration S     the footprint window (default 600 s, quick 30 s)
-  --sections a,b   run only some of: scrape, footprint, detect, scale
+  --sections a,b   run only some of: scrape, footprint, detect, scale, ebpf
   --out FILE       where the JSON goes
   --report FILE    print the table of an earlier run's JSON and exit
 
@@ -32,6 +32,7 @@ import traceback
 
 import common
 import detect
+import ebpf
 import footprint
 import report
 import scale
@@ -43,6 +44,7 @@ FULL = {
     "detect": {"trials": 5},
     "scale": {"cgroups": [0, 10, 100, 1000], "processes": [0, 1000, 2000, 3000],
               "settle_s": 1.2, "window_s": 10, "ticks": 8},
+    "ebpf": {"trials": 3, "seconds": 10},
 }
 QUICK = {
     "scrape": {"sequential": 200, "scrapers": 50, "each": 4, "idle_s": 2.0},
@@ -50,10 +52,11 @@ QUICK = {
     "detect": {"trials": 2},
     "scale": {"cgroups": [0, 10, 100, 1000], "processes": [0, 1000, 2000],
               "settle_s": 1.1, "window_s": 2, "ticks": 2, "warmup_s": 1.5},
+    "ebpf": {"trials": 1, "seconds": 4},
 }
-SECTIONS = ("scrape", "footprint", "detect", "scale")
+SECTIONS = ("scrape", "footprint", "detect", "scale", "ebpf")
 RUNNERS = {"scrape": scrape.run, "footprint": footprint.run, "detect": detect.run,
-           "scale": scale.run}
+           "scale": scale.run, "ebpf": ebpf.run}
 
 
 def _terminate(signum, _frame):

@@ -276,6 +276,51 @@ def _summary(trials):
     return out
 
 
+ALLOCATE = "b = []\nwhile True:\n    b.append(bytearray(1 << 20))\n"
+
+
+def oom_trials(n):
+    """A python allocation in a 32 MiB v1 memory cgroup is OOM-killed; latency = first
+    /status with RecentOOMKills True - the moment waitpid saw the kill (an upper bound of
+    the kill's own time, so this is a lower bound of the true latency's error)."""
+    _, v1 = common.nodecalc.cgroup_mounts("/proc")
+    if v1 is None:
+        return {"n": 0, "detected": 0, "skipped": "no cgroup v1 memory controller"}
+    lat = []
+    for i in range(n):
+        cg = os.path.join(v1, "nodehealth-test-bench-oom-%d-%d" % (os.getpid(), i))
+        os.mkdir(cg)
+        try:
+            with open(os.path.join(cg, "memory.limit_in_bytes"), "w") as f:
+                f.write(str(32 << 20))
+            with common.nodehealth() as agent:
+                def enter():
+                    with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+                        f.write(str(os.getpid()))
+                proc = subprocess.Popen(["python3", "-c", ALLOCATE], preexec_fn=enter,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                proc.wait(30)
+                t_kill = time.monotonic()
+                while time.monotonic() - t_kill < TIMEOUT_S:
+                    if agent.condition("RecentOOMKills")["status"] == "True":
+                        lat.append(time.monotonic() - t_kill)
+                        break
+                    time.sleep(POLL_S / 10)
+                common.log("detect: oom trial %d/%d: %s" % (
+                    i + 1, n, "%.0f ms" % (lat[-1] * 1e3) if len(lat) == i + 1 else "MISSED"))
+        finally:
+            for _ in range(50):
+                try:
+                    os.rmdir(cg)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+    out = {"n": n, "detected": len(lat), "latencies_s": lat}
+    if lat:
+        out.update({"median_s": common.median(lat), "worst_s": max(lat)})
+    return out
+
+
 def run(opts):
     """opts: trials."""
     out = {"options": dict(opts), "poll_interval_s": POLL_S, "timeout_s": TIMEOUT_S,
@@ -296,7 +341,7 @@ def run(opts):
                      if t["detected"] else "NOT DETECTED within %ds" % TIMEOUT_S)))
                 trials.append(t)
             out[event.name] = _summary(trials)
-    out["oom_kill"] = common.NOT_BUILT
+    out["oom_kill"] = oom_trials(opts["trials"])
     out["kubernetes_sink"] = common.NOT_BUILT
     return out
 
