@@ -206,12 +206,17 @@ class ProbeTest(unittest.TestCase):
                           "bpf:\n  statsEnabled: true\n") as agent:
             subprocess.run(["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do /bin/true; done"])
 
+            # The BTF raw tracepoint program where the kernel has it, else the classic one.
+            loaded = re.findall(r'nodehealth_probe_program_runs_total\{probe="fork",'
+                                r'program="(process_fork(?:_btf)?)"\}', agent.metrics())
+            self.assertEqual(len(loaded), 1, agent.metrics())
+
             def runs():
                 return metric(agent.metrics(), "nodehealth_probe_program_runs_total",
-                              probe="fork", program="process_fork") or 0
+                              probe="fork", program=loaded[0]) or 0
             wait_until(lambda: runs() >= 10, 10, what="fork program runs counted")
             self.assertGreater(metric(agent.metrics(), "nodehealth_probe_program_run_seconds_total",
-                                      probe="fork", program="process_fork"), 0)
+                                      probe="fork", program=loaded[0]), 0)
 
 
 if __name__ == "__main__":
