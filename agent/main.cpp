@@ -26,11 +26,13 @@
 #include "agent/commands/features.h"
 #include "agent/commands/kubelet_config.h"
 #include "agent/config/config.h"
+#include "agent/kube/client.h"
 #include "agent/loop.h"
 #include "agent/notify.h"
 #include "agent/parse/quantity.h"
 #include "agent/probes/probes.h"
 #include "agent/sinks/http.h"
+#include "agent/sinks/kubernetes.h"
 #include "agent/sinks/snapshot.h"
 #include "agent/sources/mounts.h"
 #include "agent/sources/psi_trigger.h"
@@ -82,6 +84,9 @@ condition change, and serves on --listen-address:
 
 Flags:
   --listen-address HOST:PORT   where to serve (default :9710, every address)
+  --kubeconfig FILE            write the agent's conditions and Events to this
+                               cluster's Node (default: in-cluster when run in a
+                               pod; off on a plain host)
 )";
 
 constexpr const char* kStatusUsage = R"(Usage: nodehealth status [flags]
@@ -190,6 +195,41 @@ std::chrono::nanoseconds jittered(std::chrono::nanoseconds interval, std::mt1993
   return std::chrono::nanoseconds(static_cast<int64_t>(double(interval.count()) * d(rng)));
 }
 
+// The Kubernetes sink when configured (kubernetes.enabled, a kubeconfig) or in a pod (the
+// in-cluster variables); null on a plain host. A configuration that asks for it but cannot
+// have it is an error.
+nh::Result<std::unique_ptr<nh::sinks::KubernetesSink>> kubernetes_sink(
+    const nh::config::Config& cfg, const std::string& node) {
+  if (cfg.kubernetes_enabled == false) return nullptr;
+  nh::Result<nh::kube::ClusterConfig> cluster = nh::fail("no cluster");
+  if (!cfg.kubeconfig.empty()) {
+    cluster = nh::kube::load_kubeconfig(cfg.kubeconfig);
+  } else {
+    const char* sa = std::getenv("NODEHEALTH_SERVICEACCOUNT_DIR");
+    auto in = nh::kube::in_cluster_config(
+        sa && *sa ? sa : "/var/run/secrets/kubernetes.io/serviceaccount");
+    if (!in) {
+      if (cfg.kubernetes_enabled == true)
+        return nh::fail(
+            "kubernetes.enabled is true but there is no kubeconfig (--kubeconfig, "
+            "kubernetes.kubeconfig) and no in-cluster service (KUBERNETES_SERVICE_HOST)");
+      spdlog::info("kubernetes: off (no kubeconfig, not in a cluster)");
+      return nullptr;
+    }
+    cluster = std::move(*in);
+  }
+  if (!cluster) return std::unexpected(cluster.error());
+  nh::sinks::KubeOptions o;
+  o.node = node;
+  o.heartbeat = cfg.kube_heartbeat;
+  o.remove_stale = cfg.kube_remove_stale;
+  o.events_namespace = cfg.kube_events_namespace;
+  spdlog::info("kubernetes: writing conditions to node {} via {} ({}), heartbeat {}", node,
+               cluster->server, cluster->origin, nh::parse::format_duration(o.heartbeat));
+  return std::make_unique<nh::sinks::KubernetesSink>(
+      std::make_unique<nh::kube::Client>(std::move(*cluster)), std::move(o));
+}
+
 // The probes run only against the live kernel: as root, with a real procfs (not a
 // fixture tree), and when config enables them.
 void start_probes(const nh::config::Config& cfg, const nh::HostPaths& paths,
@@ -243,9 +283,9 @@ void start_probes(const nh::config::Config& cfg, const nh::HostPaths& paths,
 }
 
 int cmd_run(int argc, char** argv) {
-  static constexpr std::string_view kFlags[] = {"config",    "config-dir",    "host-root",
-                                                "proc-root", "sys-root",      "node-name",
-                                                "log-level", "listen-address"};
+  static constexpr std::string_view kFlags[] = {"config",    "config-dir",     "host-root",
+                                                "proc-root", "sys-root",       "node-name",
+                                                "log-level", "listen-address", "kubeconfig"};
   auto args = nh::commands::parse_args(argc, argv, 2, kFlags, {}, stderr);
   if (!args) return 2;
   if (args->help) {
@@ -254,6 +294,7 @@ int cmd_run(int argc, char** argv) {
   }
   auto cfg = load(*args);
   if (!cfg) return 2;
+  if (auto v = get(*args, "kubeconfig")) cfg->kubeconfig = *v;
   setup_logging(cfg->log_level);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -298,6 +339,18 @@ int cmd_run(int argc, char** argv) {
   } else if (thresholds->fd() >= 0) {
     auto r = l.watch(thresholds->fd(), [&] { reload_pending |= thresholds->notice(); });
     if (!r) spdlog::warn("kubelet config not watched: {}", r.error().message);
+  }
+
+  // The Kubernetes sink: the agent's conditions and Events on the Node, on a thread of its own.
+  auto kube = kubernetes_sink(*cfg, node);
+  if (!kube) {
+    spdlog::critical("startup failed: kubernetes: {}", kube.error().message);
+    return 2;
+  }
+  if (*kube) {
+    (*http)->add_metrics((*kube)->metrics());
+    agent.add_sink(kube->get());
+    (*kube)->start();
   }
 
   // eBPF probes: loaded once, before the loop; each degrades alone.

@@ -41,11 +41,11 @@ Kind agent_config_kind() {
 namespace {
 
 // The agent's own top-level keys; the kubelet's eviction fields (kEvictionKeys) are accepted too.
-constexpr std::array<std::string_view, 20> kAgentKeys = {
-    "apiVersion", "kind",           "listenAddress",    "nodeName", "sampleInterval",
-    "logLevel",   "hostRoot",       "procRoot",         "sysRoot",  "filesystems",
-    "kubelet",    "kubepodsCgroup", "contention",       "forecast", "psiTriggers",
-    "sources",    "checkpointDir",  "requiredFeatures", "probes",   "bpf",
+constexpr std::array<std::string_view, 21> kAgentKeys = {
+    "apiVersion", "kind",     "listenAddress", "nodeName",    "sampleInterval", "logLevel",
+    "hostRoot",   "procRoot", "sysRoot",       "filesystems", "kubelet",        "kubepodsCgroup",
+    "contention", "forecast", "psiTriggers",   "sources",     "checkpointDir",  "requiredFeatures",
+    "probes",     "bpf",      "kubernetes",
 };
 const std::vector<std::string_view>& top_level_keys() {
   static const std::vector<std::string_view> keys = [] {
@@ -63,6 +63,8 @@ constexpr std::array<std::string_view, 2> kForecastKeys = {"horizon", "window"};
 constexpr std::array<std::string_view, 3> kPsiTriggerKeys = {"enabled", "stall", "window"};
 constexpr std::array<std::string_view, 6> kProbeKeys = {"enabled",    "oom",     "fork",
                                                         "biolatency", "reclaim", "drops"};
+constexpr std::array<std::string_view, 5> kKubernetesKeys = {
+    "enabled", "kubeconfig", "heartbeatInterval", "removeStaleConditions", "eventsNamespace"};
 constexpr std::array<std::string_view, 2> kBpfKeys = {"btfPath", "statsEnabled"};
 constexpr std::array<std::string_view, 2> kKubeletKeys = {"configFile", "configDir"};
 constexpr std::array<std::string_view, 5> kLogLevels = {"trace", "debug", "info", "warn", "error"};
@@ -209,6 +211,7 @@ class Validator {
     early_warnings(root, cfg);
     required_features(root, cfg);
     probes(root, cfg);
+    kubernetes(root, cfg);
     sources(root, cfg);
     return finish(std::move(cfg));
   }
@@ -400,6 +403,33 @@ class Validator {
       return std::nullopt;
     }
     return v->get<double>();
+  }
+
+  void kubernetes(const json& root, Config& cfg) {
+    const json* k = mapping_field(root, "kubernetes", "/kubernetes", "kubernetes");
+    if (k == nullptr) return;
+    unknown_keys(*k, "/kubernetes", "kubernetes.", kKubernetesKeys);
+    if (auto b = bool_field(*k, "enabled", "/kubernetes/enabled", "kubernetes.enabled"))
+      cfg.kubernetes_enabled = *b;
+    path_field(*k, "kubeconfig", "/kubernetes/kubeconfig", "kubernetes.kubeconfig", true,
+               cfg.kubeconfig);
+    if (auto d = duration_field(*k, "heartbeatInterval", "/kubernetes/heartbeatInterval",
+                                "kubernetes.heartbeatInterval")) {
+      if (check_range(d->first, d->second, 1s, 1h, "1s", "1h", "/kubernetes/heartbeatInterval",
+                      "kubernetes.heartbeatInterval"))
+        cfg.kube_heartbeat = d->first;
+    }
+    if (auto b = bool_field(*k, "removeStaleConditions", "/kubernetes/removeStaleConditions",
+                            "kubernetes.removeStaleConditions"))
+      cfg.kube_remove_stale = *b;
+    if (auto v = string_field(*k, "eventsNamespace", "/kubernetes/eventsNamespace",
+                              "kubernetes.eventsNamespace")) {
+      if (v->empty() || v->size() > 63 || v->find('/') != std::string::npos)
+        problem("/kubernetes/eventsNamespace", "kubernetes.eventsNamespace",
+                "must be a namespace name, got " + quote(*v));
+      else
+        cfg.kube_events_namespace = *v;
+    }
   }
 
   // probes.enabled, probes.<name>.{enabled, threshold}, bpf.btfPath, bpf.statsEnabled.

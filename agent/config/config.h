@@ -101,6 +101,13 @@ struct Config {
   // bpf.statsEnabled: turn on kernel.bpf_stats_enabled to export each program's own cost.
   std::string bpf_btf_path;
   bool bpf_stats_enabled = false;
+  // kubernetes.*: the Node status and Events sink. enabled: absent = on when a kubeconfig is
+  // given or the in-cluster variables are present.
+  std::optional<bool> kubernetes_enabled;
+  std::string kubeconfig;  // kubernetes.kubeconfig (also --kubeconfig)
+  std::chrono::nanoseconds kube_heartbeat = std::chrono::minutes(5);  // heartbeatInterval
+  bool kube_remove_stale = false;                 // kubernetes.removeStaleConditions
+  std::string kube_events_namespace = "default";  // kubernetes.eventsNamespace
   // sources.<name>.enabled; sources not listed are enabled.
   std::map<std::string, bool, std::less<>> source_enabled;
 

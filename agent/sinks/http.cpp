@@ -82,6 +82,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen,
   return server;
 }
 
+void HttpServer::add_metrics(const std::shared_ptr<prometheus::Collectable>& c) {
+  extra_.push_back(c);
+  exposer_->RegisterCollectable(c);
+}
+
 int HttpServer::port() const {
   const auto ports = exposer_->GetListeningPorts();
   return ports.empty() ? 0 : ports.front();

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "agent/sinks/metrics.h"
 #include "agent/sinks/snapshot.h"
@@ -33,6 +34,8 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   int port() const;  // the bound port (useful with port 0)
+  // More metric families on /metrics (the Kubernetes sink's request counters).
+  void add_metrics(const std::shared_ptr<prometheus::Collectable>& c);
 
   // Handles a request for one of the agent's own paths; returns the HTTP status
   // written, or 0 to let the Exposer answer (/metrics and unknown paths).
@@ -43,6 +46,7 @@ class HttpServer {
   const SnapshotStore& store_;
   std::chrono::nanoseconds stale_after_;
   std::shared_ptr<MetricsCollector> collector_;
+  std::vector<std::shared_ptr<prometheus::Collectable>> extra_;
   std::unique_ptr<prometheus::Exposer> exposer_;
 };
 

@@ -1,0 +1,438 @@
+#include "agent/sinks/kubernetes.h"
+
+#include <algorithm>
+#include <atomic>
+#include <ctime>
+#include <random>
+
+#include <fmt/format.h>
+#include <prometheus/metric_family.h>
+#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
+
+#include "agent/eval/evaluator.h"
+#include "agent/sinks/families.h"
+
+namespace nodehealth::sinks {
+
+using json = nlohmann::json;
+
+namespace {
+
+// Every type the agent may have written, under its API name (for stale removal).
+std::vector<std::string> agent_api_types() {
+  namespace e = eval;
+  std::vector<std::string> out;
+  for (const char* t :
+       {e::kMemoryPressure, e::kDiskPressure, e::kPIDPressure, e::kDefaultRouteUnavailable,
+        e::kMemoryContention, e::kDiskContention, e::kKubepodsMemoryContention,
+        e::kKubepodsDiskContention, e::kMemoryEvictionImminent, e::kDiskEvictionImminent,
+        e::kPIDEvictionImminent, e::kCheckpointArchivesExposed, e::kKernelRequirementsMissing,
+        e::kRecentOOMKills, e::kForkStorm, e::kSlowDisk, e::kPacketDrops})
+    out.push_back(api_condition_type(t));
+  return out;
+}
+
+std::optional<TimePoint> parse_rfc3339(const std::string& s) {
+  std::tm tm{};
+  if (!strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return std::nullopt;
+  return WallClock::from_time_t(timegm(&tm));
+}
+
+}  // namespace
+
+std::string api_condition_type(const std::string& t) {
+  if (t == eval::kMemoryPressure) return "MemoryEvictionThresholdMet";
+  if (t == eval::kDiskPressure) return "DiskEvictionThresholdMet";
+  if (t == eval::kPIDPressure) return "PIDEvictionThresholdMet";
+  return t;
+}
+
+bool foreign_condition_type(const std::string& t) {
+  return t == "Ready" || t == "MemoryPressure" || t == "DiskPressure" || t == "PIDPressure" ||
+         t == "NetworkUnavailable";
+}
+
+struct KubernetesSink::Stats {
+  std::mutex mu;
+  std::map<std::tuple<std::string, std::string, std::string>, uint64_t> requests;
+  double last_success = 0;
+  std::atomic<uint64_t> events_suppressed{0};
+  std::atomic<int> up{0};
+};
+
+namespace {
+
+class KubeMetrics final : public prometheus::Collectable {
+ public:
+  explicit KubeMetrics(std::shared_ptr<KubernetesSink::Stats> s) : s_(std::move(s)) {}
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+ private:
+  std::shared_ptr<KubernetesSink::Stats> s_;
+};
+
+}  // namespace
+
+std::vector<prometheus::MetricFamily> KubeMetrics::Collect() const {
+  using prometheus::MetricType;
+  prometheus::MetricFamily req{"nodehealth_kubernetes_requests_total",
+                               "Requests to the Kubernetes API by verb, resource and HTTP code "
+                               "(\"error\": no response).",
+                               MetricType::Counter,
+                               {}};
+  prometheus::MetricFamily up{"nodehealth_kubernetes_up",
+                              "1 when the last request to the Kubernetes API succeeded.",
+                              MetricType::Gauge,
+                              {}};
+  prometheus::MetricFamily last{"nodehealth_kubernetes_last_success_timestamp_seconds",
+                                "When a request to the Kubernetes API last succeeded.",
+                                MetricType::Gauge,
+                                {}};
+  prometheus::MetricFamily sup{"nodehealth_kubernetes_events_suppressed_total",
+                               "Event writes saved by aggregation and rate limiting.",
+                               MetricType::Counter,
+                               {}};
+  {
+    std::lock_guard lock(s_->mu);
+    for (const auto& [k, n] : s_->requests)
+      add_sample(req,
+                 {{"verb", std::get<0>(k)}, {"resource", std::get<1>(k)}, {"code", std::get<2>(k)}},
+                 double(n));
+    if (s_->last_success > 0) add_sample(last, {}, s_->last_success);
+  }
+  add_sample(up, {}, s_->up.load());
+  add_sample(sup, {}, double(s_->events_suppressed.load()));
+  std::vector<prometheus::MetricFamily> out;
+  for (auto* f : {&req, &up, &last, &sup})
+    if (!f->metric.empty()) out.push_back(std::move(*f));
+  return out;
+}
+
+KubernetesSink::KubernetesSink(std::unique_ptr<kube::Client> client, KubeOptions opts)
+    : client_(std::move(client)),
+      opts_(std::move(opts)),
+      stats_(std::make_shared<Stats>()),
+      metrics_(std::make_shared<KubeMetrics>(stats_)) {
+  tokens_ = opts_.event_burst;
+  tokens_at_ = std::chrono::steady_clock::now();
+}
+
+KubernetesSink::~KubernetesSink() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+void KubernetesSink::start() {
+  started_ = WallClock::now();
+  worker_ = std::thread([this] { run(); });
+}
+
+void KubernetesSink::publish(const Sample& sample, const NodeStatus& status) {
+  std::lock_guard lock(mu_);
+  const TimePoint now = status.evaluated_at;
+  std::vector<Cond> next;
+  for (const auto& c : status.conditions) {
+    const std::string type = api_condition_type(c.type);
+    if (foreign_condition_type(type)) continue;
+    Cond d{type, to_string(c.status), c.reason, c.message, c.last_transition};
+    if (auto it = published_.find(type); it != published_.end() && it->second != d.status) {
+      // A transition: Warning when a problem starts, Normal when it clears.
+      const bool problem = d.status == "True";
+      auto& ev = events_["condition/" + type + "/" + d.status];
+      ev.reason = c.reason;
+      ev.message = fmt::format("{} is now {}: {}", type, d.status, c.message);
+      ev.type = problem ? "Warning" : "Normal";
+      if (ev.count == 0 || now - ev.last > opts_.event_window) {
+        ev.first = now;
+        ev.name.clear();
+        ev.written = 0;
+        ev.count = 0;
+      }
+      ++ev.count;
+      ev.last = now;
+    }
+    published_[type] = d.status;
+    next.push_back(std::move(d));
+  }
+  for (const auto& k : sample.oom_kills) {
+    const std::string who = !k.pod_uid.empty() ? "pod " + k.pod_uid : "cgroup " + k.cgroup;
+    const std::string key = "oom/" + who;
+    if (events_.size() >= 256 && !events_.contains(key)) {
+      stats_->events_suppressed++;
+      continue;  // bounded: a storm across many cgroups is counted, not listed
+    }
+    auto& ev = events_[key];
+    if (ev.count == 0 || now - ev.last > opts_.event_window) {
+      ev = Event{};
+      ev.first = now;
+    }
+    ev.reason = "OOMKilling";
+    ev.type = "Warning";
+    std::string msg = fmt::format("OOM killed pid {} ({}) in cgroup {}", k.pid, k.comm, k.cgroup);
+    if (!k.pod_uid.empty()) msg += fmt::format(", pod UID {}", k.pod_uid);
+    if (!k.container_id.empty()) msg += fmt::format(", container {}", k.container_id);
+    ev.message = std::move(msg);
+    ++ev.count;
+    ev.last = now;
+  }
+  desired_ = std::move(next);
+  dirty_ = true;
+  cv_.notify_all();
+}
+
+void KubernetesSink::record(const std::string& verb, const std::string& resource, long code) {
+  std::lock_guard lock(stats_->mu);
+  ++stats_->requests[{verb, resource, code > 0 ? std::to_string(code) : "error"}];
+  if (code >= 200 && code < 300) {
+    stats_->last_success =
+        std::chrono::duration<double>(WallClock::now().time_since_epoch()).count();
+    stats_->up = 1;
+  } else {
+    stats_->up = 0;
+  }
+}
+
+std::chrono::milliseconds KubernetesSink::backoff() {
+  // 200ms, 400ms, ... capped at 7s, each +-20% so a fleet does not retry in step.
+  const int n = std::min(failures_ - 1, 16);
+  auto d =
+      std::min<int64_t>(opts_.backoff_min.count() << std::max(n, 0), opts_.backoff_max.count());
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  std::uniform_real_distribution<double> j(0.8, 1.2);
+  return std::chrono::milliseconds(int64_t(double(d) * j(rng)));
+}
+
+bool KubernetesSink::adopt() {
+  const std::string path = "/api/v1/nodes/" + opts_.node;
+  auto r = client_->request("GET", path);
+  record("get", "nodes", r ? r->code : 0);
+  if (!r || r->code != 200) {
+    if (!api_down_logged_)
+      spdlog::warn(
+          "kubernetes: cannot read node {}: {}", opts_.node,
+          r ? fmt::format("HTTP {}: {}", r->code, r->body.substr(0, 200)) : r.error().message);
+    api_down_logged_ = true;
+    return false;
+  }
+  try {
+    const json node = json::parse(r->body);
+    uid_ = node.at("metadata").value("uid", "");
+    const auto known = agent_api_types();
+    if (node.contains("status") && node["status"].contains("conditions")) {
+      for (const auto& c : node["status"]["conditions"]) {
+        const std::string type = c.value("type", "");
+        if (std::find(known.begin(), known.end(), type) == known.end()) continue;
+        Cond a{type, c.value("status", ""), c.value("reason", ""), c.value("message", ""), {}};
+        if (auto t = parse_rfc3339(c.value("lastTransitionTime", ""))) a.transition = *t;
+        adopted_[type] = a;
+      }
+    }
+  } catch (const std::exception& e) {
+    spdlog::warn("kubernetes: node {}: unreadable response: {}", opts_.node, e.what());
+    return false;
+  }
+  spdlog::info("kubernetes: node {} read from {}: adopted {} condition(s) of the agent's types",
+               opts_.node, client_->config().origin, adopted_.size());
+  api_down_logged_ = false;
+  return true;
+}
+
+std::vector<KubernetesSink::Cond> KubernetesSink::effective(TimePoint now) {
+  std::vector<Cond> desired;
+  {
+    std::lock_guard lock(mu_);
+    desired = desired_;
+  }
+  for (auto& d : desired) {
+    auto it = adopted_.find(d.type);
+    if (it == adopted_.end()) continue;
+    const Cond& a = it->second;
+    if (a.status == d.status) {
+      d.transition = a.transition;  // the same status as before the restart: keep its time
+    } else if (a.status == "True" && now - started_ < opts_.adopt_grace) {
+      d = a;  // not yet watched long enough to call it healthy
+    } else {
+      adopted_.erase(it);  // a real transition: the agent's own time from now on
+    }
+  }
+  return desired;
+}
+
+bool KubernetesSink::patch_status(TimePoint now) {
+  std::vector<Cond> desired = effective(now);
+  json conds = json::array();
+  std::map<std::string, std::string> sent;
+  for (auto& d : desired) {
+    conds.push_back({{"type", d.type},
+                     {"status", d.status},
+                     {"reason", d.reason},
+                     {"message", d.message},
+                     {"lastHeartbeatTime", format_rfc3339(now)},
+                     {"lastTransitionTime", format_rfc3339(d.transition)}});
+    sent[d.type] = d.status + "/" + d.reason;
+  }
+  if (opts_.remove_stale) {
+    for (const auto& [type, a] : adopted_) {
+      if (!sent.contains(type)) conds.push_back({{"type", type}, {"$patch", "delete"}});
+    }
+  }
+  const json body = {{"status", {{"conditions", conds}}}};
+  auto r = client_->request("PATCH", "/api/v1/nodes/" + opts_.node + "/status",
+                            "application/strategic-merge-patch+json", body.dump());
+  record("patch", "nodes/status", r ? r->code : 0);
+  if (r && r->code >= 200 && r->code < 300) {
+    if (api_down_logged_ || !ever_patched_)
+      spdlog::info("kubernetes: node {} status patched ({} conditions){}", opts_.node,
+                   desired.size(), api_down_logged_ ? " after a failure" : "");
+    api_down_logged_ = false;
+    ever_patched_ = true;
+    failures_ = 0;
+    sent_ = std::move(sent);
+    last_patch_ = now;
+    if (opts_.remove_stale)
+      std::erase_if(adopted_, [&](const auto& kv) { return !sent_.contains(kv.first); });
+    return true;
+  }
+  ++failures_;
+  auto wait = backoff();
+  if (r && r->retry_after) wait = std::max<std::chrono::milliseconds>(wait, *r->retry_after);
+  retry_at_ = std::chrono::steady_clock::now() + wait;
+  if (!api_down_logged_)
+    spdlog::warn(
+        "kubernetes: patching node {} failed, retrying with backoff: {}", opts_.node,
+        r ? fmt::format("HTTP {}: {}", r->code, r->body.substr(0, 200)) : r.error().message);
+  api_down_logged_ = true;
+  return false;
+}
+
+void KubernetesSink::flush_events(TimePoint now) {
+  const auto steady = std::chrono::steady_clock::now();
+  tokens_ = std::min<double>(opts_.event_burst,
+                             tokens_ + std::chrono::duration<double>(steady - tokens_at_) /
+                                           std::chrono::duration<double>(opts_.event_refill));
+  tokens_at_ = steady;
+  std::vector<std::pair<std::string, Event>> todo;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = events_.begin(); it != events_.end();) {
+      if (it->second.count == it->second.written && now - it->second.last > opts_.event_window) {
+        it = events_.erase(it);  // aggregated and old: forget
+        continue;
+      }
+      if (it->second.count > it->second.written) todo.emplace_back(it->first, it->second);
+      ++it;
+    }
+  }
+  // Transitions first, then OOM kills; each write needs a token.
+  std::stable_sort(todo.begin(), todo.end(), [](const auto& a, const auto& b) {
+    return a.first.starts_with("condition/") && !b.first.starts_with("condition/");
+  });
+  const std::string base = "/api/v1/namespaces/" + opts_.events_namespace + "/events";
+  for (auto& [key, ev] : todo) {
+    if (tokens_ < 1) {
+      stats_->events_suppressed += ev.count - ev.written;
+      break;
+    }
+    tokens_ -= 1;
+    Result<kube::Response> r = fail("not sent");
+    std::string name = ev.name;
+    if (name.empty()) {
+      name = fmt::format(
+          "{}.{:x}", opts_.node,
+          std::chrono::duration_cast<std::chrono::nanoseconds>(WallClock::now().time_since_epoch())
+              .count());
+      json body = {{"apiVersion", "v1"},
+                   {"kind", "Event"},
+                   {"metadata", {{"name", name}, {"namespace", opts_.events_namespace}}},
+                   {"involvedObject",
+                    {{"apiVersion", "v1"}, {"kind", "Node"}, {"name", opts_.node}, {"uid", uid_}}},
+                   {"reason", ev.reason},
+                   {"message", ev.message},
+                   {"type", ev.type},
+                   {"count", ev.count},
+                   {"firstTimestamp", format_rfc3339(ev.first)},
+                   {"lastTimestamp", format_rfc3339(ev.last)},
+                   {"source", {{"component", "nodehealth"}, {"host", opts_.node}}},
+                   {"reportingComponent", "nodehealth"},
+                   {"reportingInstance", opts_.node}};
+      r = client_->request("POST", base, "application/json", body.dump());
+      record("create", "events", r ? r->code : 0);
+    } else {
+      json body = {
+          {"count", ev.count}, {"message", ev.message}, {"lastTimestamp", format_rfc3339(ev.last)}};
+      r = client_->request("PATCH", base + "/" + name, "application/strategic-merge-patch+json",
+                           body.dump());
+      record("patch", "events", r ? r->code : 0);
+    }
+    if (r && r->code >= 200 && r->code < 300) {
+      std::lock_guard lock(mu_);
+      if (auto it = events_.find(key); it != events_.end()) {
+        if (ev.count > 1) stats_->events_suppressed += ev.count - ev.written - 1;
+        it->second.name = name;
+        it->second.written = ev.count;
+      }
+    } else if (r && r->code == 404 && !ev.name.empty()) {
+      std::lock_guard lock(mu_);  // the event expired on the server: create it anew
+      if (auto it = events_.find(key); it != events_.end()) it->second.name.clear();
+    } else {
+      break;  // the API is failing: the status patch's backoff covers it
+    }
+  }
+}
+
+void KubernetesSink::run() {
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      if (stop_) break;
+    }
+    const auto steady = std::chrono::steady_clock::now();
+    const TimePoint now = WallClock::now();
+    if (!adopted_done_) {
+      if (steady >= retry_at_) {
+        if (adopt()) {
+          adopted_done_ = true;
+          failures_ = 0;
+        } else {
+          ++failures_;
+          retry_at_ = steady + backoff();
+        }
+      }
+    } else {
+      const std::vector<Cond> want = effective(now);
+      const bool have = !want.empty();
+      bool changed = false;
+      for (const auto& d : want) {
+        auto it = sent_.find(d.type);
+        if (it == sent_.end() || it->second != d.status + "/" + d.reason) changed = true;
+      }
+      const bool heartbeat_due = !ever_patched_ || now - last_patch_ >= opts_.heartbeat;
+      if (have && (changed || heartbeat_due) && steady >= retry_at_) patch_status(now);
+      if (failures_ == 0) flush_events(now);
+    }
+    // Sleep until something changes, a retry or a heartbeat is due, or tokens refill.
+    std::unique_lock lock(mu_);
+    if (stop_) break;
+    auto wake = steady + std::chrono::seconds(1);
+    if (failures_ > 0) wake = std::min(wake, std::max(retry_at_, steady));
+    cv_.wait_until(lock, wake, [&] { return stop_ || (dirty_ && failures_ == 0); });
+    dirty_ = false;
+  }
+  // Stopping: one last attempt to write a change the API has not seen yet.
+  if (adopted_done_) {
+    const TimePoint now = WallClock::now();
+    bool changed = false;
+    for (const auto& d : effective(now)) {
+      auto it = sent_.find(d.type);
+      if (it == sent_.end() || it->second != d.status + "/" + d.reason) changed = true;
+    }
+    if (changed) patch_status(now);
+  }
+}
+
+}  // namespace nodehealth::sinks

@@ -1,0 +1,114 @@
+// The Kubernetes sink: keeps the agent's own condition types in the Node's status and
+// writes Events for their transitions and for OOM kills.
+//
+// All API traffic runs on one worker thread of its own; publish() (the agent's loop)
+// only hands over the newest state, so the newest state always wins and nothing queues.
+//   - PATCH /api/v1/nodes/{name}/status, strategic merge patch, only the agent's types
+//     (the kubelet's MemoryPressure/DiskPressure/PIDPressure are written under the agent's
+//     own names, and Ready/MemoryPressure/DiskPressure/PIDPressure/NetworkUnavailable are
+//     never written), within a second of a change, else a heartbeat every heartbeatInterval;
+//   - failures retry with exponential backoff (200 ms doubling to 7 s, jittered, a 429's
+//     Retry-After honoured);
+//   - on start the Node is read and the agent's existing conditions adopted: their
+//     lastTransitionTime is kept while the status agrees, and a True one is not turned False
+//     before the agent has watched for the adoption grace period (no false healthy window);
+//   - Events are aggregated per reason and object, and rate-limited by a token bucket.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <prometheus/collectable.h>
+
+#include "agent/kube/client.h"
+#include "nodehealth/clock.h"
+#include "nodehealth/sink.h"
+
+namespace nodehealth::sinks {
+
+struct KubeOptions {
+  std::string node;
+  std::chrono::nanoseconds heartbeat = std::chrono::minutes(5);
+  std::chrono::nanoseconds adopt_grace = std::chrono::minutes(5);
+  bool remove_stale = false;
+  std::string events_namespace = "default";
+  std::chrono::milliseconds backoff_min{200}, backoff_max{7000};
+  // Event writes: a bucket of `event_burst` tokens refilled one per `event_refill`.
+  int event_burst = 20;
+  std::chrono::milliseconds event_refill{3000};
+  std::chrono::nanoseconds event_window = std::chrono::minutes(10);  // aggregation window
+};
+
+// The name a condition of the agent is written under in the Node's status.
+std::string api_condition_type(const std::string& agent_type);
+// Types the sink must never write (their owners rewrite them).
+bool foreign_condition_type(const std::string& api_type);
+
+class KubernetesSink final : public Sink {
+ public:
+  KubernetesSink(std::unique_ptr<kube::Client> client, KubeOptions opts);
+  ~KubernetesSink() override;  // stops the worker after one last attempt of pending writes
+  void start();
+  void publish(const Sample& sample, const NodeStatus& status) override;
+  std::shared_ptr<prometheus::Collectable> metrics() const { return metrics_; }
+
+  struct Stats;  // request counters, shared with the metrics collectable
+
+ private:
+  struct Cond {
+    std::string type, status, reason, message;
+    TimePoint transition{};
+  };
+  struct Event {
+    std::string reason, message, type;  // type: Warning | Normal
+    uint64_t count = 0, written = 0;
+    std::string name;  // metadata.name once created
+    TimePoint first{}, last{};
+  };
+
+  void run();
+  bool adopt();
+  bool patch_status(TimePoint now);
+  // The newest evaluation with the adopted conditions applied (worker only).
+  std::vector<Cond> effective(TimePoint now);
+  void flush_events(TimePoint now);
+  void record(const std::string& verb, const std::string& resource, long code);
+  std::chrono::milliseconds backoff();
+
+  std::unique_ptr<kube::Client> client_;
+  KubeOptions opts_;
+  std::shared_ptr<Stats> stats_;
+  std::shared_ptr<prometheus::Collectable> metrics_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::vector<Cond> desired_;                     // newest evaluation, API names
+  std::map<std::string, std::string> published_;  // type -> status, for transition events
+  std::map<std::string, Event> events_;           // key -> aggregated event
+  bool dirty_ = false;
+
+  // Worker-only state.
+  std::string uid_;
+  bool adopted_done_ = false;
+  std::map<std::string, Cond> adopted_;
+  std::map<std::string, std::string> sent_;  // type -> "status/reason" last written
+  std::vector<std::string> stale_;           // agent types on the Node no longer produced
+  TimePoint started_{}, last_patch_{};
+  bool ever_patched_ = false;
+  int failures_ = 0;
+  std::chrono::steady_clock::time_point retry_at_{};
+  double tokens_ = 0;
+  std::chrono::steady_clock::time_point tokens_at_{};
+  bool api_down_logged_ = false;
+  std::thread worker_;
+};
+
+}  // namespace nodehealth::sinks

@@ -1,0 +1,297 @@
+"""A faithful local stand-in for the parts of the kube-apiserver the agent uses (there is
+no kube-apiserver package on Debian). It enforces the real API's contract for them:
+
+- TLS with a CA the test generates (openssl CLI); a bearer token from an accepted set, or a
+  client certificate signed by the CA (401 Unauthorized otherwise, as a Status object);
+- GET /api/v1/nodes/{name} (404 NotFound for unknown nodes);
+- PATCH /api/v1/nodes/{name}/status only as application/strategic-merge-patch+json (415
+  UnsupportedMediaType for merge-patch+json, json-patch+json or anything else), with the
+  strategic-merge semantics of status.conditions: a list merged on `type` (a condition not in
+  the patch survives, one in it replaces the fields it carries, `$patch: delete` removes it);
+  a patch may only touch `status`; condition status must be True/False/Unknown and times
+  RFC 3339; resourceVersion moves on every write;
+- POST /api/v1/namespaces/{ns}/events (409 AlreadyExists for a taken name, 422 without
+  involvedObject or reason) and PATCH .../events/{name} (404 when missing);
+- fault injection: the next N requests answer 500, 429 with Retry-After, 409, slowly, or are
+  dropped without an answer; an outage mode drops every request;
+- a request log for the tests."""
+import contextlib
+import copy
+import datetime
+import json
+import os
+import re
+import ssl
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SMP = "application/strategic-merge-patch+json"
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+def make_pki(d):
+    """CA, server certificate for 127.0.0.1/localhost, and a client certificate (CN
+    system:node:test), all with the openssl CLI. Returns a dict of paths."""
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+    p = {k: os.path.join(d, k) for k in ("ca.key", "ca.crt", "server.key", "server.crt",
+                                         "client.key", "client.crt", "ext.cnf")}
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+        "/CN=nodehealth-test-ca", "-keyout", p["ca.key"], "-out", p["ca.crt"])
+    with open(p["ext.cnf"], "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for who, cn in (("server", "localhost"), ("client", "system:node:test")):
+        csr = os.path.join(d, who + ".csr")
+        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + cn,
+            "-keyout", p[who + ".key"], "-out", csr)
+        extra = ["-extfile", p["ext.cnf"]] if who == "server" else []
+        run("x509", "-req", "-in", csr, "-CA", p["ca.crt"], "-CAkey", p["ca.key"],
+            "-CAcreateserial", "-days", "2", "-out", p[who + ".crt"], *extra)
+    return p
+
+
+def status_obj(code, reason, message):
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code}
+
+
+class StandIn:
+    def __init__(self, pki, tokens=("test-token",)):
+        self.pki = pki
+        self.tokens = set(tokens)
+        self.nodes = {}
+        self.events = {}  # (ns, name) -> event
+        self.log = []  # dicts: time, method, path, content_type, body, code, auth
+        self.faults = []  # list of [kind, remaining]
+        self.outage = False
+        self.lock = threading.Lock()
+        self.rv = 1000
+        handler = self._handler()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(pki["server.crt"], pki["server.key"])
+        ctx.load_verify_locations(pki["ca.crt"])
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.url = "https://127.0.0.1:%d" % self.port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+        return False
+
+    # ------------------------------------------------------------ test API
+    def add_node(self, name, conditions=()):
+        with self.lock:
+            self.rv += 1
+            self.nodes[name] = {"kind": "Node", "apiVersion": "v1",
+                                "metadata": {"name": name, "uid": "uid-" + name,
+                                             "resourceVersion": str(self.rv)},
+                                "status": {"conditions": copy.deepcopy(list(conditions))}}
+
+    def conditions(self, name):
+        with self.lock:
+            return {c["type"]: dict(c) for c in self.nodes[name]["status"]["conditions"]}
+
+    def inject(self, kind, count=1):
+        with self.lock:
+            self.faults.append([kind, count])
+
+    def requests(self, method=None, path_re=None, since=0.0):
+        with self.lock:
+            return [r for r in self.log if (method is None or r["method"] == method) and
+                    (path_re is None or re.search(path_re, r["path"])) and r["time"] >= since]
+
+    def kubeconfig(self, path, token=None, client_cert=False, token_file=None):
+        def b64(p):
+            import base64
+            with open(p, "rb") as f:
+                return base64.b64encode(f.read()).decode()
+        user = {}
+        if token:
+            user["token"] = token
+        if token_file:
+            user["tokenFile"] = token_file
+        if client_cert:
+            user["client-certificate-data"] = b64(self.pki["client.crt"])
+            user["client-key-data"] = b64(self.pki["client.key"])
+        doc = {"apiVersion": "v1", "kind": "Config", "current-context": "test",
+               "clusters": [{"name": "standin", "cluster": {
+                   "server": self.url, "certificate-authority-data": b64(self.pki["ca.crt"])}}],
+               "users": [{"name": "agent", "user": user}],
+               "contexts": [{"name": "test", "context": {"cluster": "standin", "user": "agent"}}]}
+        with open(path, "w") as f:
+            json.dump(doc, f)  # JSON is YAML
+        return path
+
+    # ------------------------------------------------------------ the API
+    def _handler(self):
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _reply(self, code, obj, headers=()):
+                body = json.dumps(obj).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+                return code
+
+            def _authorized(self):
+                auth = self.headers.get("Authorization", "")
+                if auth.startswith("Bearer ") and auth[7:] in standin.tokens:
+                    return "token"
+                cert = self.connection.getpeercert()
+                if cert:
+                    return "cert"
+                return None
+
+            def _handle(self, method):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                entry = {"time": time.monotonic(), "method": method, "path": self.path,
+                         "content_type": self.headers.get("Content-Type", ""), "body": None,
+                         "code": None, "auth": None}
+                try:
+                    entry["body"] = json.loads(raw) if raw else None
+                except ValueError:
+                    entry["body"] = raw.decode(errors="replace")
+                with standin.lock:
+                    standin.log.append(entry)
+                    fault = None
+                    if standin.outage:
+                        fault = "drop"
+                    elif standin.faults:
+                        fault = standin.faults[0][0]
+                        standin.faults[0][1] -= 1
+                        if standin.faults[0][1] <= 0:
+                            standin.faults.pop(0)
+                if fault == "drop":
+                    entry["code"] = "dropped"
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(2)
+                    return
+                if fault == "slow":
+                    time.sleep(3)
+                elif fault in ("500", "409"):
+                    entry["code"] = int(fault)
+                    return self._reply(int(fault), status_obj(int(fault), "InternalError" if fault == "500" else "Conflict", "injected"))
+                elif fault == "429":
+                    entry["code"] = 429
+                    return self._reply(429, status_obj(429, "TooManyRequests", "injected"),
+                                       [("Retry-After", "1")])
+                entry["auth"] = self._authorized()
+                if not entry["auth"]:
+                    entry["code"] = 401
+                    return self._reply(401, status_obj(401, "Unauthorized", "Unauthorized"))
+                code, obj = standin._serve(method, self.path, entry["content_type"], entry["body"])
+                entry["code"] = code
+                self._reply(code, obj)
+
+            def do_GET(self):
+                self._handle("GET")
+
+            def do_PATCH(self):
+                self._handle("PATCH")
+
+            def do_POST(self):
+                self._handle("POST")
+
+            def do_PUT(self):
+                self._handle("PUT")
+
+        return Handler
+
+    def _serve(self, method, path, ctype, body):
+        with self.lock:
+            m = re.fullmatch(r"/api/v1/nodes/([^/]+)(/status)?", path)
+            if m:
+                node = self.nodes.get(m.group(1))
+                if node is None:
+                    return 404, status_obj(404, "NotFound", 'nodes "%s" not found' % m.group(1))
+                if method == "GET" and not m.group(2):
+                    return 200, copy.deepcopy(node)
+                if method == "PATCH" and m.group(2):
+                    return self._patch_status(node, ctype, body)
+                return 405, status_obj(405, "MethodNotAllowed", "method not allowed")
+            m = re.fullmatch(r"/api/v1/namespaces/([^/]+)/events(?:/([^/]+))?", path)
+            if m:
+                return self._events(method, m.group(1), m.group(2), ctype, body)
+            return 404, status_obj(404, "NotFound", "the server could not find the requested resource")
+
+    def _patch_status(self, node, ctype, body):
+        if ctype.split(";")[0].strip() != SMP:
+            return 415, status_obj(415, "UnsupportedMediaType",
+                                   "the body of the request was in an unknown format - accepted "
+                                   "media types include: application/json-patch+json, "
+                                   "application/merge-patch+json, application/apply-patch+yaml, "
+                                   "application/strategic-merge-patch+json")
+        if not isinstance(body, dict) or set(body) != {"status"} or \
+                not isinstance(body["status"], dict) or set(body["status"]) - {"conditions"}:
+            return 422, status_obj(422, "Invalid", "this stand-in takes status.conditions only")
+        conds = node["status"]["conditions"]
+        for c in body["status"].get("conditions", []):
+            t = c.get("type")
+            if not t:
+                return 422, status_obj(422, "Invalid", "status.conditions: type is required")
+            if c.get("$patch") == "delete":
+                conds[:] = [x for x in conds if x["type"] != t]
+                continue
+            if c.get("status") not in ("True", "False", "Unknown"):
+                return 422, status_obj(422, "Invalid", "status.conditions[%s].status: %r" % (t, c.get("status")))
+            for k in ("lastHeartbeatTime", "lastTransitionTime"):
+                if k in c and not RFC3339.match(c[k]):
+                    return 422, status_obj(422, "Invalid", "%s: not RFC 3339: %r" % (k, c[k]))
+            for x in conds:
+                if x["type"] == t:
+                    x.update(c)
+                    break
+            else:
+                conds.append(dict(c))
+        self.rv += 1
+        node["metadata"]["resourceVersion"] = str(self.rv)
+        return 200, copy.deepcopy(node)
+
+    def _events(self, method, ns, name, ctype, body):
+        if method == "POST" and name is None:
+            if not isinstance(body, dict) or not body.get("involvedObject") or not body.get("reason"):
+                return 422, status_obj(422, "Invalid", "involvedObject and reason are required")
+            ename = body.get("metadata", {}).get("name")
+            if not ename:
+                return 422, status_obj(422, "Invalid", "metadata.name is required")
+            if (ns, ename) in self.events:
+                return 409, status_obj(409, "AlreadyExists", 'events "%s" already exists' % ename)
+            self.events[(ns, ename)] = dict(body)
+            return 201, body
+        if method == "PATCH" and name is not None:
+            if ctype.split(";")[0].strip() not in (SMP, "application/merge-patch+json"):
+                return 415, status_obj(415, "UnsupportedMediaType", "unknown format")
+            ev = self.events.get((ns, name))
+            if ev is None:
+                return 404, status_obj(404, "NotFound", 'events "%s" not found' % name)
+            ev.update(body)
+            return 200, ev
+        return 405, status_obj(405, "MethodNotAllowed", "method not allowed")
+
+
+def now_rfc3339(delta_s=0):
+    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=delta_s)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")

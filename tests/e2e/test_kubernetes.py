@@ -1,0 +1,339 @@
+"""The Kubernetes sink against tests/e2e/kube_standin.py, a faithful local stand-in for the
+kube-apiserver (TLS with a test CA, bearer tokens and client certificates, strategic merge of
+status.conditions, Events, fault injection). Real conditions are flipped by real pressure: a
+64 MiB tmpfs configured as nodefs and imagefs filled past the kubelet's default thresholds
+with fallocate (the agent's DiskPressure, written as DiskEvictionThresholdMet)."""
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import nodecalc
+from harness import Agent, need, need_binary, need_root, run_cli, wait_until, write
+from kube_standin import StandIn, make_pki, now_rfc3339
+
+NODE = "nodehealth-test-node"
+KUBELET_CONDITIONS = [
+    {"type": t, "status": s, "reason": r, "message": m,
+     "lastHeartbeatTime": "2026-01-01T00:00:00Z", "lastTransitionTime": "2026-01-01T00:00:00Z"}
+    for t, s, r, m in (
+        ("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+        ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+        ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+        ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+        ("NetworkUnavailable", "False", "RouteCreated", "RouteController created a route"))]
+
+
+def config(mnt, extra=""):
+    return ("apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
+            "sampleInterval: 200ms\nevictionPressureTransitionPeriod: 2s\n"
+            "nodeName: %s\nfilesystems:\n  nodefs: %s\n  imagefs: %s\n"
+            "probes:\n  enabled: false\n%s" % (NODE, mnt, mnt, extra))
+
+
+@contextlib.contextmanager
+def small_fs():
+    d = tempfile.mkdtemp(prefix="nodehealth-test-kube-fs-")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "nodehealth-test", d], check=True)
+    try:
+        yield d
+    finally:
+        subprocess.run(["umount", "-l", d])
+        os.rmdir(d)
+
+
+def fill(mnt):
+    subprocess.run(["fallocate", "-l", "60M", os.path.join(mnt, "fill")], check=True)
+
+
+def empty(mnt):
+    os.unlink(os.path.join(mnt, "fill"))
+
+
+class KubernetesSinkTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pki_dir = tempfile.mkdtemp(prefix="nodehealth-test-pki-")
+        cls.pki = make_pki(cls.pki_dir)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.pki_dir, ignore_errors=True)
+
+    def setUp(self):
+        need_root()
+        need_binary("openssl")
+        self.work = tempfile.mkdtemp(prefix="nodehealth-test-kube-")
+
+    def tearDown(self):
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def kubeconfig(self, s, **kw):
+        return s.kubeconfig(os.path.join(self.work, "kubeconfig"), **kw)
+
+    def test_flip_within_1s_kubelet_conditions_untouched_and_quiet_steady_state(self):
+        with StandIn(self.pki) as s, small_fs() as mnt:
+            s.add_node(NODE, KUBELET_CONDITIONS)
+            extra = "kubernetes:\n  heartbeatInterval: 2s\n"
+            with Agent("--kubeconfig", self.kubeconfig(s, token="test-token"),
+                       config=config(mnt, extra)) as agent:
+                wait_until(lambda: "DiskEvictionThresholdMet" in s.conditions(NODE), 10,
+                           what="first patch")
+                self.assertEqual(s.conditions(NODE)["DiskEvictionThresholdMet"]["status"], "False")
+                # Steady state: heartbeats only, one per heartbeatInterval.
+                t0 = time.monotonic()
+                time.sleep(6.2)
+                patches = s.requests("PATCH", r"/status$", since=t0)
+                self.assertIn(len(patches), (2, 3, 4), [p["time"] - t0 for p in patches])
+                self.assertEqual({p["content_type"] for p in patches},
+                                 {"application/strategic-merge-patch+json"})
+                # A flip reaches the API within a second.
+                fill(mnt)
+                t_fill = time.monotonic()
+                wait_until(lambda: s.conditions(NODE)["DiskEvictionThresholdMet"]["status"] == "True",
+                           5, interval=0.02, what="DiskEvictionThresholdMet True on the Node")
+                latency = time.monotonic() - t_fill
+                print("  flip reached the stand-in %.0f ms after fallocate" % (latency * 1e3))
+                self.assertLess(latency, 1.0)
+                c = s.conditions(NODE)["DiskEvictionThresholdMet"]
+                self.assertEqual(c["reason"], "KubeletHasDiskPressure")
+                # The transition produced a Warning Event on the Node.
+                wait_until(lambda: any(e["type"] == "Warning" and
+                                       e["message"].startswith("DiskEvictionThresholdMet is now True")
+                                       for e in s.events.values()), 5, what="a Warning event")
+                ev = [e for e in s.events.values() if e["type"] == "Warning"][0]
+                self.assertEqual(ev["involvedObject"],
+                                 {"apiVersion": "v1", "kind": "Node", "name": NODE, "uid": "uid-" + NODE})
+                empty(mnt)
+                wait_until(lambda: s.conditions(NODE)["DiskEvictionThresholdMet"]["status"] == "False",
+                           10, what="DiskEvictionThresholdMet back to False")
+                wait_until(lambda: any(e["type"] == "Normal" for e in s.events.values()), 5,
+                           what="a Normal event")
+                self.assertIn("kubernetes: node %s status patched" % NODE, agent.logs())
+            # The kubelet's and the CNI's conditions are exactly as they were.
+            conds = s.conditions(NODE)
+            for k in KUBELET_CONDITIONS:
+                self.assertEqual(conds[k["type"]], k)
+            for p in s.requests("PATCH", r"/status$"):
+                types = {c["type"] for c in p["body"]["status"]["conditions"]}
+                self.assertFalse(types & {"Ready", "MemoryPressure", "DiskPressure", "PIDPressure",
+                                          "NetworkUnavailable"}, types)
+
+    def test_outage_then_convergence_with_bounded_requests(self):
+        with StandIn(self.pki) as s, small_fs() as mnt:
+            s.add_node(NODE, KUBELET_CONDITIONS)
+            with Agent("--kubeconfig", self.kubeconfig(s, token="test-token"),
+                       config=config(mnt, "kubernetes:\n  heartbeatInterval: 1m\n")) as agent:
+                wait_until(lambda: "DiskEvictionThresholdMet" in s.conditions(NODE), 10,
+                           what="first patch")
+                outage_s = 12
+                t0 = time.monotonic()
+                s.outage = True
+                fill(mnt)  # the truth changes while the API is away
+                time.sleep(outage_s)
+                s.outage = False
+                during = len(s.requests(since=t0))
+                t1 = time.monotonic()
+                wait_until(lambda: s.conditions(NODE)["DiskEvictionThresholdMet"]["status"] == "True",
+                           15, interval=0.05, what="convergence after the outage")
+                converge = time.monotonic() - t1
+                after = len(s.requests(since=t1))
+                print("  %ds outage: %d requests during it (backoff 200ms..7s), converged %.1fs "
+                      "after, with %d more" % (outage_s, during, converge, after))
+                self.assertLessEqual(during, 10)
+                self.assertLessEqual(converge, 8.5)
+                self.assertIn("retrying with backoff", agent.logs())
+                empty(mnt)
+
+    def test_faults_500_429_409_slow_are_retried(self):
+        with StandIn(self.pki) as s, small_fs() as mnt:
+            s.add_node(NODE, KUBELET_CONDITIONS)
+            with Agent("--kubeconfig", self.kubeconfig(s, token="test-token"),
+                       config=config(mnt)):
+                wait_until(lambda: "DiskEvictionThresholdMet" in s.conditions(NODE), 10,
+                           what="first patch")
+                t0 = time.monotonic()
+                for kind in ("500", "429", "409", "slow", "drop"):
+                    s.inject(kind)
+                fill(mnt)
+                wait_until(lambda: s.conditions(NODE)["DiskEvictionThresholdMet"]["status"] == "True",
+                           30, interval=0.05, what="the flip through five faults")
+                codes = [r["code"] for r in s.requests(since=t0)]
+                self.assertIn(429, codes)
+                self.assertIn(500, codes)
+                # Retry-After: 1 was honoured: no request within 1s after the 429.
+                reqs = s.requests(since=t0)
+                i = [r["code"] for r in reqs].index(429)
+                if i + 1 < len(reqs):
+                    self.assertGreaterEqual(reqs[i + 1]["time"] - reqs[i]["time"], 0.95)
+                empty(mnt)
+
+    def test_restart_adopts_existing_conditions(self):
+        with StandIn(self.pki) as s, small_fs() as mnt:
+            since = "2026-01-01T00:00:00Z"
+            s.add_node(NODE, KUBELET_CONDITIONS + [
+                {"type": "DiskEvictionThresholdMet", "status": "False", "reason": "KubeletHasNoDiskPressure",
+                 "message": "kubelet has no disk pressure", "lastHeartbeatTime": since,
+                 "lastTransitionTime": since},
+                {"type": "RecentOOMKills", "status": "True", "reason": "OOMKillsObserved",
+                 "message": "1 OOM kill(s) before the restart", "lastHeartbeatTime": since,
+                 "lastTransitionTime": since}])
+            cfg = config(mnt).replace("probes:\n  enabled: false\n", "")
+            with Agent("--kubeconfig", self.kubeconfig(s, token="test-token"), config=cfg) as agent:
+                wait_until(lambda: s.conditions(NODE)["DiskEvictionThresholdMet"]["lastHeartbeatTime"]
+                           != since, 10, what="first patch")
+                conds = s.conditions(NODE)
+                # Same status as before the restart: its transition time is kept.
+                self.assertEqual(conds["DiskEvictionThresholdMet"]["lastTransitionTime"], since)
+                # A problem seen before the restart is not called healthy at once.
+                self.assertEqual(conds["RecentOOMKills"]["status"], "True")
+                self.assertEqual(conds["RecentOOMKills"]["lastTransitionTime"], since)
+                self.assertIn("adopted 2 condition(s)", agent.logs())
+
+    def test_remove_stale_conditions_only_when_asked(self):
+        with StandIn(self.pki) as s, small_fs() as mnt:
+            stale = {"type": "KernelRequirementsMissing", "status": "False", "reason": "X",
+                     "message": "m", "lastHeartbeatTime": "2026-01-01T00:00:00Z",
+                     "lastTransitionTime": "2026-01-01T00:00:00Z"}
+            s.add_node(NODE, KUBELET_CONDITIONS + [stale])
+            kc = self.kubeconfig(s, token="test-token")
+            with Agent("--kubeconfig", kc, config=config(mnt)):
+                wait_until(lambda: "DiskEvictionThresholdMet" in s.conditions(NODE), 10,
+                           what="first patch")
+                self.assertIn("KernelRequirementsMissing", s.conditions(NODE))
+            with Agent("--kubeconfig", kc,
+                       config=config(mnt, "kubernetes:\n  removeStaleConditions: true\n")):
+                wait_until(lambda: "KernelRequirementsMissing" not in s.conditions(NODE), 10,
+                           what="the stale condition removed")
+            for k in KUBELET_CONDITIONS:
+                self.assertEqual(s.conditions(NODE)[k["type"]], k)
+
+    def test_token_rotation_and_client_certificates(self):
+        with StandIn(self.pki) as s, small_fs() as mnt:
+            s.add_node(NODE, KUBELET_CONDITIONS)
+            token = os.path.join(self.work, "token")
+            write(token, "token-1\n")
+            s.tokens = {"token-1"}
+            with Agent("--kubeconfig", self.kubeconfig(s, token_file=token), config=config(mnt)):
+                wait_until(lambda: "DiskEvictionThresholdMet" in s.conditions(NODE), 10,
+                           what="first patch")
+                write(token, "token-2\n")
+                s.tokens = {"token-2"}
+                fill(mnt)
+                wait_until(lambda: s.conditions(NODE)["DiskEvictionThresholdMet"]["status"] == "True",
+                           10, what="a patch with the rotated token")
+                self.assertEqual(s.requests("PATCH", r"/status$")[-1]["auth"], "token")
+                empty(mnt)
+        with StandIn(self.pki, tokens=()) as s, small_fs() as mnt:
+            s.add_node(NODE, KUBELET_CONDITIONS)
+            with Agent("--kubeconfig", self.kubeconfig(s, client_cert=True), config=config(mnt)):
+                wait_until(lambda: "DiskEvictionThresholdMet" in s.conditions(NODE), 10,
+                           what="a patch authenticated by client certificate")
+                self.assertEqual(s.requests("PATCH", r"/status$")[0]["auth"], "cert")
+
+    def test_in_cluster_configuration(self):
+        with StandIn(self.pki) as s, small_fs() as mnt:
+            s.add_node(NODE, KUBELET_CONDITIONS)
+            sa = os.path.join(self.work, "sa")
+            os.mkdir(sa)
+            write(os.path.join(sa, "token"), "test-token")
+            shutil.copy(self.pki["ca.crt"], os.path.join(sa, "ca.crt"))
+            env = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(s.port),
+                   "NODEHEALTH_SERVICEACCOUNT_DIR": sa}
+            saved = {k: os.environ.get(k) for k in env}
+            os.environ.update(env)
+            try:
+                with Agent(config=config(mnt)) as agent:
+                    wait_until(lambda: "DiskEvictionThresholdMet" in s.conditions(NODE), 10,
+                               what="first patch in-cluster")
+                    self.assertIn("(in-cluster)", agent.logs())
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+
+    def test_oom_storm_costs_a_bounded_number_of_event_writes(self):
+        need_binary("stress-ng")
+        _, v1 = nodecalc.cgroup_mounts("/proc")
+        need(v1 is not None, "no cgroup v1 memory controller here")
+        cg = os.path.join(v1, "nodehealth-test-kube-oom-%d" % os.getpid())
+        os.mkdir(cg)
+        try:
+            with open(os.path.join(cg, "memory.limit_in_bytes"), "w") as f:
+                f.write(str(24 << 20))
+            with StandIn(self.pki) as s, small_fs() as mnt:
+                s.add_node(NODE, KUBELET_CONDITIONS)
+                cfg = config(mnt).replace("probes:\n  enabled: false\n", "")
+                with Agent("--kubeconfig", self.kubeconfig(s, token="test-token"),
+                           config=cfg) as agent:
+                    wait_until(lambda: "RecentOOMKills" in s.conditions(NODE), 10, what="first patch")
+
+                    def enter():
+                        with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+                            f.write(str(os.getpid()))
+                    t0 = time.monotonic()
+                    # bigheap workers grow until the cgroup's OOM killer kills them; stress-ng
+                    # restarts them: a storm of real OOM kills, bounded to 6 seconds.
+                    subprocess.run(["stress-ng", "--bigheap", "4", "--timeout", "6s"],
+                                   preexec_fn=enter, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, timeout=60)
+                    m = wait_until(lambda: [l for l in agent.metrics().splitlines()
+                                            if l.startswith("nodehealth_oom_kills_total ")], 10,
+                                   what="kills counted")
+                    kills = float(m[0].split()[1])
+                    time.sleep(2)
+                    writes = s.requests(path_re=r"/events", since=t0)
+                    print("  %d real OOM kills -> %d event writes" % (kills, len(writes)))
+                    self.assertGreaterEqual(kills, 20)
+                    self.assertLessEqual(len(writes), 30)
+                    oom = [e for e in s.events.values() if e["reason"] == "OOMKilling"]
+                    self.assertTrue(oom)
+                    self.assertLessEqual(sum(e["count"] for e in oom), kills)
+                    self.assertGreater(sum(e["count"] for e in oom), len(oom))
+        finally:
+            for _ in range(100):
+                try:
+                    os.rmdir(cg)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+
+
+class StandaloneTest(unittest.TestCase):
+    def test_off_without_a_cluster(self):
+        with Agent() as agent:
+            self.assertIn("kubernetes: off (no kubeconfig, not in a cluster)", agent.logs())
+            self.assertNotIn("nodehealth_kubernetes_requests_total", agent.metrics())
+
+    def test_enabled_without_a_cluster_refuses_to_start(self):
+        d = tempfile.mkdtemp(prefix="nodehealth-e2e-")
+        path = os.path.join(d, "c.yaml")
+        write(path, "apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
+                    "kubernetes:\n  enabled: true\n")
+        from harness import BIN
+        r = subprocess.run([BIN, "run", "--config", path, "--listen-address", "127.0.0.1:0"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("kubernetes.enabled is true but there is no kubeconfig", r.stderr)
+        shutil.rmtree(d)
+
+    def test_bad_kubeconfig_names_file_and_key(self):
+        d = tempfile.mkdtemp(prefix="nodehealth-e2e-")
+        path = os.path.join(d, "kubeconfig")
+        write(path, "apiVersion: v1\nkind: Config\ncurrent-context: nope\ncontexts: []\n")
+        from harness import BIN
+        r = subprocess.run([BIN, "run", "--kubeconfig", path, "--listen-address", "127.0.0.1:0"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("kubeconfig %s:3: current-context: no context named \"nope\"" % path, r.stderr)
+        shutil.rmtree(d)
+
+
+if __name__ == "__main__":
+    unittest.main()
