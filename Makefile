@@ -129,7 +129,7 @@ install: $(BUILD)/nodehealth
 	@if [ -e $(DESTDIR)/etc/nodehealth/config.yaml ]; then \
 	  echo "keeping existing $(DESTDIR)/etc/nodehealth/config.yaml"; \
 	else \
-	  install -D -m 0644 deploy/config.yaml $(DESTDIR)/etc/nodehealth/config.yaml; \
+	  install -D -m 0644 deploy/host/config.yaml $(DESTDIR)/etc/nodehealth/config.yaml; \
 	fi
 
 clean:

@@ -14,7 +14,8 @@ build_pkgs=(
   libbpf-dev bpftool clang llvm
 )
 test_pkgs=(
-  catch2 prometheus curl python3 stress-ng util-linux procps iproute2 nftables e2fsprogs
+  catch2 prometheus curl python3 python3-yaml openssl stress-ng util-linux procps iproute2
+  nftables e2fsprogs
   clang-format cppcheck systemd chromium
 )
 bench_pkgs=(

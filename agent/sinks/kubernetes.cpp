@@ -208,8 +208,7 @@ std::chrono::milliseconds KubernetesSink::backoff() {
 }
 
 bool KubernetesSink::adopt() {
-  const std::string path = "/api/v1/nodes/" + opts_.node;
-  auto r = client_->request("GET", path);
+  auto r = client_->request("GET", "/api/v1/nodes/" + opts_.node);
   record("get", "nodes", r ? r->code : 0);
   if (!r || r->code != 200) {
     if (!api_down_logged_)

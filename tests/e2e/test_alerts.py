@@ -1,10 +1,10 @@
 """The alerting rules in dashboards/alerts.yaml: `promtool check rules`, the promtool unit tests
-in tests/alerts/ (a firing and a not-firing case for every alert), deploy/prometheus-rule.yaml
+in tests/alerts/ (a firing and a not-firing case for every alert), deploy/prometheus-operator/prometheus-rule.yaml
 identical in content (rendered from the rule file, and compared as Prometheus loads both), and
 the rules evaluated by Debian's prometheus against the real agent, with conditions forced True,
 rendering their annotations without a template error.
 
-deploy/prometheus-rule.yaml is rendered from dashboards/alerts.yaml; after editing the rules,
+deploy/prometheus-operator/prometheus-rule.yaml is rendered from dashboards/alerts.yaml; after editing the rules,
   UPDATE_PROMETHEUS_RULE=1 python3 tests/e2e/run.py test_alerts.py
 rewrites it (review the diff)."""
 import glob
@@ -20,7 +20,7 @@ from harness import Agent, ROOT, need_binary, wait_until, write
 from test_dashboards import Prometheus
 
 RULES = os.path.join(ROOT, "dashboards", "alerts.yaml")
-PROMETHEUS_RULE = os.path.join(ROOT, "deploy", "prometheus-rule.yaml")
+PROMETHEUS_RULE = os.path.join(ROOT, "deploy", "prometheus-operator", "prometheus-rule.yaml")
 UNIT_TESTS = sorted(glob.glob(os.path.join(ROOT, "tests", "alerts", "*.yaml")))
 # The condition types the agent writes (README, Conditions); the Kubepods ones only on a node
 # with a cgroup v2 kubepods cgroup.
@@ -72,7 +72,7 @@ def spec_of(prometheus_rule_text):
 
 
 def prometheus_rule_text():
-    """deploy/prometheus-rule.yaml, rewritten first when UPDATE_PROMETHEUS_RULE=1."""
+    """deploy/prometheus-operator/prometheus-rule.yaml, rewritten first when UPDATE_PROMETHEUS_RULE=1."""
     if os.environ.get("UPDATE_PROMETHEUS_RULE") == "1":
         write(PROMETHEUS_RULE, render_prometheus_rule(read(RULES)))
     return read(PROMETHEUS_RULE)
@@ -129,7 +129,7 @@ class AlertRulesTest(unittest.TestCase):
     def test_prometheus_rule_is_rendered_from_the_rule_file(self):
         want = render_prometheus_rule(read(RULES))
         got = prometheus_rule_text()
-        self.assertEqual(got, want, "deploy/prometheus-rule.yaml is out of date: run "
+        self.assertEqual(got, want, "deploy/prometheus-operator/prometheus-rule.yaml is out of date: run "
                          "UPDATE_PROMETHEUS_RULE=1 python3 tests/e2e/run.py test_alerts.py")
         self.assertIn("apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\n", got)
 

@@ -46,7 +46,7 @@ class HelpTest(unittest.TestCase):
 class ShippedConfigTest(unittest.TestCase):
     def test_example_config_is_valid_and_matches_the_defaults(self):
         from harness import ROOT
-        path = os.path.join(ROOT, "deploy", "config.yaml")
+        path = os.path.join(ROOT, "deploy", "host", "config.yaml")
         with_file = run_cli("status", "-o", "json", "--config", path, "--host-root", HYBRID)
         without = run_cli("status", "-o", "json", "--host-root", HYBRID)
         self.assertEqual(with_file.returncode, 0, with_file.stderr)

@@ -582,3 +582,22 @@ TEST_CASE("probes and bpf: switches, thresholds and their errors", "[config][pro
   CHECK(load_error("bpf:\n  btfPath: vmlinux.btf\n", 4, "bpf.btfPath") ==
         ":4: bpf.btfPath: must be an absolute path or \"\", got \"vmlinux.btf\"");
 }
+
+TEST_CASE("kubernetes: sink settings and their errors", "[config][kube]") {
+  const nc::Config def = load_ok("logLevel: info\n");
+  CHECK_FALSE(def.kubernetes_enabled.has_value());
+  CHECK(def.kube_heartbeat == std::chrono::minutes(5));
+  const nc::Config k = load_ok(
+      "kubernetes:\n  enabled: true\n  kubeconfig: /etc/kubeconfig\n  heartbeatInterval: 30s\n"
+      "  removeStaleConditions: true\n  eventsNamespace: kube-system\n");
+  CHECK(k.kubernetes_enabled == true);
+  CHECK(k.kubeconfig == "/etc/kubeconfig");
+  CHECK(k.kube_heartbeat == std::chrono::seconds(30));
+  CHECK(k.kube_remove_stale);
+  CHECK(k.kube_events_namespace == "kube-system");
+  CHECK(
+      load_error("kubernetes:\n  heartbeatInterval: 100ms\n", 4, "kubernetes.heartbeatInterval") ==
+      ":4: kubernetes.heartbeatInterval: must be between 1s and 1h, got \"100ms\"");
+  CHECK(load_error("kubernetes:\n  kubeconfg: /x\n", 4, "kubernetes.kubeconfg") ==
+        ":4: kubernetes.kubeconfg: unknown key, did you mean \"kubeconfig\"?");
+}

@@ -1,0 +1,146 @@
+"""The Kubernetes manifests in deploy/: they parse, carry what a DaemonSet of this agent needs
+(hostPID, read-only host mounts, only the capabilities it uses, every taint tolerated,
+NODE_NAME from the downward API, requests and limits, probes on /healthz), the ConfigMap
+carries deploy/host/config.yaml and the agent accepts it, and the ClusterRole grants exactly
+the requests the code makes (read from agent/sinks/kubernetes.cpp). There is no cluster
+here: the Dockerfile is checked for shape only, not built (no Docker engine)."""
+import glob
+import os
+import re
+import unittest
+
+import yaml
+
+from harness import FIXTURES, ROOT, run_cli
+
+DEPLOY = os.path.join(ROOT, "deploy")
+
+
+def objects(pattern="*.yaml"):
+    out = []
+    for path in sorted(glob.glob(os.path.join(DEPLOY, pattern))):
+        with open(path) as f:
+            out += [(os.path.basename(path), d) for d in yaml.safe_load_all(f) if d]
+    return out
+
+
+def one(kind):
+    found = [d for _, d in objects() if d["kind"] == kind]
+    assert len(found) == 1, (kind, len(found))
+    return found[0]
+
+
+# API calls -> the RBAC grant each needs.
+GRANTS = {("GET", "nodes"): ("", "nodes", "get"),
+          ("PATCH", "nodes/status"): ("", "nodes/status", "patch"),
+          ("POST", "events"): ("", "events", "create"),
+          ("PATCH", "events"): ("", "events", "patch")}
+
+
+def code_requests():
+    """(verb, resource) of every API request in the sink's source."""
+    with open(os.path.join(ROOT, "agent", "sinks", "kubernetes.cpp")) as f:
+        src = f.read()
+    out = set()
+    for verb, path in re.findall(r'client_->request\(\s*"(\w+)",\s*([^,)]+)', src):
+        if "/status" in path:
+            out.add((verb, "nodes/status"))
+        elif "nodes" in path:
+            out.add((verb, "nodes"))
+        elif "base" in path or "events" in path:
+            out.add((verb, "events"))
+        else:
+            raise AssertionError("unclassified request: %s %s" % (verb, path))
+    return out
+
+
+class ManifestTest(unittest.TestCase):
+    def test_every_file_parses_and_every_object_is_namespaced_right(self):
+        objs = objects()
+        kinds = sorted(d["kind"] for _, d in objs)
+        self.assertEqual(kinds, ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet",
+                                 "Namespace", "Service", "ServiceAccount"])
+        for name, d in objs:
+            self.assertIn("apiVersion", d, name)
+            self.assertEqual(d["metadata"]["labels"]["app.kubernetes.io/name"], "nodehealth")
+            if d["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
+                self.assertEqual(d["metadata"]["namespace"], "nodehealth", name)
+        # kubectl apply -f deploy/ goes in name order: the namespace first.
+        files = sorted(os.path.basename(p) for p in glob.glob(os.path.join(DEPLOY, "*.yaml")))
+        self.assertEqual(files[0], "00-namespace.yaml")
+        for name, d in objects("prometheus-operator/*.yaml"):
+            self.assertEqual(d["apiVersion"], "monitoring.coreos.com/v1", name)
+
+    def test_rbac_grants_exactly_what_the_code_calls(self):
+        calls = code_requests()
+        self.assertEqual(calls, set(GRANTS))
+        role = one("ClusterRole")
+        granted = set()
+        for rule in role["rules"]:
+            for group in rule["apiGroups"]:
+                for res in rule["resources"]:
+                    for verb in rule["verbs"]:
+                        granted.add((group, res, verb))
+        want = {GRANTS[c] for c in calls}
+        want |= {("events.k8s.io", "events", v) for g, r, v in want if r == "events"}
+        self.assertEqual(granted, want)
+        binding = one("ClusterRoleBinding")
+        sa = one("ServiceAccount")
+        self.assertEqual(binding["roleRef"], {"apiGroup": "rbac.authorization.k8s.io",
+                                              "kind": "ClusterRole", "name": role["metadata"]["name"]})
+        self.assertEqual(binding["subjects"], [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
+                                                "namespace": sa["metadata"]["namespace"]}])
+        ds = one("DaemonSet")
+        self.assertEqual(ds["spec"]["template"]["spec"]["serviceAccountName"], sa["metadata"]["name"])
+
+    def test_daemonset(self):
+        ds = one("DaemonSet")
+        spec = ds["spec"]["template"]["spec"]
+        self.assertTrue(spec["hostPID"])
+        self.assertEqual(spec["tolerations"], [{"operator": "Exists"}])
+        (c,) = spec["containers"]
+        env = {e["name"]: e for e in c["env"]}
+        self.assertEqual(env["NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"], "spec.nodeName")
+        sc = c["securityContext"]
+        self.assertEqual(sc["capabilities"]["drop"], ["ALL"])
+        self.assertNotIn("privileged", sc)
+        self.assertTrue(sc["readOnlyRootFilesystem"])
+        self.assertFalse(sc["allowPrivilegeEscalation"])
+        self.assertLessEqual(set(sc["capabilities"]["add"]),
+                             {"BPF", "PERFMON", "SYS_ADMIN", "SYS_RESOURCE", "DAC_READ_SEARCH"})
+        for m in c["volumeMounts"]:
+            self.assertTrue(m.get("readOnly"), m)
+        self.assertIn("--host-root=/host", c["args"])
+        self.assertEqual(c["livenessProbe"]["httpGet"]["path"], "/healthz")
+        res = c["resources"]
+        self.assertIn("memory", res["limits"])
+        self.assertIn("cpu", res["requests"])
+        # The limit leaves room over the measured footprint (README: RSS under 15 MiB).
+        self.assertGreaterEqual(int(res["limits"]["memory"].rstrip("Mi")), 32)
+        svc = one("Service")
+        self.assertEqual(svc["spec"]["selector"], ds["spec"]["selector"]["matchLabels"])
+        self.assertEqual(svc["spec"]["ports"][0]["targetPort"], c["ports"][0]["name"])
+
+    def test_configmap_is_the_default_config_and_the_agent_accepts_it(self):
+        cm = one("ConfigMap")
+        with open(os.path.join(DEPLOY, "host", "config.yaml")) as f:
+            self.assertEqual(cm["data"]["config.yaml"], f.read())
+        path = os.path.join(DEPLOY, "host", "config.yaml")
+        r = run_cli("status", "--config", path, "--host-root", os.path.join(FIXTURES, "debian12-hybrid"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ds = one("DaemonSet")
+        vol = [v for v in ds["spec"]["template"]["spec"]["volumes"] if v["name"] == "config"][0]
+        self.assertEqual(vol["configMap"]["name"], cm["metadata"]["name"])
+
+    def test_dockerfile_is_multi_stage_from_debian_packages(self):
+        with open(os.path.join(DEPLOY, "Dockerfile")) as f:
+            text = f.read()
+        self.assertEqual(re.findall(r"^FROM (\S+)", text, re.M), ["debian:12", "debian:12-slim"])
+        self.assertIn("scripts/install-deps.sh", text)
+        self.assertIn("COPY --from=build /src/build/nodehealth", text)
+        ds = one("DaemonSet")
+        self.assertEqual(ds["spec"]["template"]["spec"]["containers"][0]["image"], "nodehealth:0.1.0")
+
+
+if __name__ == "__main__":
+    unittest.main()

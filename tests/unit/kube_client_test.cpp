@@ -1,0 +1,92 @@
+// Kubeconfig parsing and base64, without a cluster.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include "agent/kube/client.h"
+#include "agent/sinks/kubernetes.h"
+#include "temp_dir.h"
+
+using namespace nodehealth;
+
+namespace {
+std::string write_file(const testing::TempDir& d, const std::string& name,
+                       const std::string& text) {
+  const std::string p = d.path() + "/" + name;
+  std::ofstream(p) << text;
+  return p;
+}
+}  // namespace
+
+TEST_CASE("base64 as kubeconfig *-data fields use it", "[kube]") {
+  CHECK(*kube::base64_decode("aGVsbG8=") == "hello");
+  CHECK(*kube::base64_decode("aGVs\nbG8gd29y\nbGQ=") == "hello world");
+  CHECK(*kube::base64_decode("") == "");
+  CHECK_FALSE(kube::base64_decode("aGVs*G8="));
+  CHECK(kube::base64_decode("aG=Vs").error().message == "base64: data after padding");
+}
+
+TEST_CASE("kubeconfig: the current context's cluster and user", "[kube]") {
+  testing::TempDir d;
+  const std::string path = write_file(d, "kubeconfig", R"(apiVersion: v1
+kind: Config
+current-context: prod
+clusters:
+- name: other
+  cluster: {server: https://other:6443}
+- name: c1
+  cluster:
+    server: https://10.0.0.1:6443/
+    certificate-authority: ca.crt
+users:
+- name: u1
+  user:
+    tokenFile: /var/run/token
+    client-certificate-data: aGVsbG8=
+contexts:
+- name: prod
+  context: {cluster: c1, user: u1}
+)");
+  auto c = kube::load_kubeconfig(path);
+  REQUIRE(c);
+  CHECK(c->server == "https://10.0.0.1:6443");
+  CHECK(c->ca_file == d.path() + "/ca.crt");
+  CHECK(c->token_file == "/var/run/token");
+  CHECK(c->cert_pem == "hello");
+  CHECK(c->origin == path);
+}
+
+TEST_CASE("kubeconfig errors name the file, the line and the key", "[kube]") {
+  testing::TempDir d;
+  auto err = [&](const std::string& text) {
+    const std::string path = write_file(d, "k", text);
+    auto c = kube::load_kubeconfig(path);
+    REQUIRE_FALSE(c);
+    return c.error().message.substr(("kubeconfig " + path).size());
+  };
+  CHECK(err("kind: Config\n") == ":1: current-context: not set");
+  CHECK(err("current-context: x\ncontexts: []\n") == ":1: current-context: no context named \"x\"");
+  CHECK(err("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n"
+            "- name: c\n  cluster: {server: 'http://a:80'}\n") ==
+        ":7: clusters[c].cluster.server: must be an https:// URL, got \"http://a:80\"");
+  CHECK(err("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\n"
+            "clusters:\n- name: c\n  cluster: {server: 'https://a'}\nusers:\n- name: u\n"
+            "  user:\n    exec: {command: aws}\n") ==
+        ":11: users[u].user: exec and auth-provider credentials are not supported: use a token "
+        "or a client certificate");
+  CHECK(err("current-context: [\n").find("end of sequence") != std::string::npos);
+  auto missing = kube::load_kubeconfig(d.path() + "/nope");
+  REQUIRE_FALSE(missing);
+  CHECK_THAT(missing.error().message, Catch::Contains("No such file"));
+}
+
+TEST_CASE("the kubelet's condition types are written under the agent's own names", "[kube]") {
+  CHECK(sinks::api_condition_type("MemoryPressure") == "MemoryEvictionThresholdMet");
+  CHECK(sinks::api_condition_type("DiskPressure") == "DiskEvictionThresholdMet");
+  CHECK(sinks::api_condition_type("PIDPressure") == "PIDEvictionThresholdMet");
+  CHECK(sinks::api_condition_type("ForkStorm") == "ForkStorm");
+  for (const char* t :
+       {"Ready", "MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable"})
+    CHECK(sinks::foreign_condition_type(t));
+  CHECK_FALSE(sinks::foreign_condition_type("MemoryEvictionThresholdMet"));
+}
