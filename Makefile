@@ -2,14 +2,23 @@
 #   make run    install dependencies, build, start the agent
 #   make test   install dependencies, build, run every test
 # Others: make build | unit | e2e | lint | format | clean
+# SANITIZE=1: AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/
+# (`make test SANITIZE=1` runs the whole suite on it).
 
+SANITIZE ?= 0
+ifneq ($(SANITIZE),0)
+BUILD    ?= build-asan
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
 BUILD    ?= build
+SAN_FLAGS :=
+endif
 CXX      ?= g++
 PKGS     := yaml-cpp spdlog fmt prometheus-cpp-pull prometheus-cpp-core libcurl zlib libbpf
 OPT      ?= -O2
 CXXFLAGS ?= $(OPT) -g
 CXXFLAGS += -std=c++23 -Wall -Wextra -Werror -Wno-missing-field-initializers -pthread \
-            -I. -Iinclude -MMD -MP
+            -I. -Iinclude -MMD -MP $(SAN_FLAGS)
 # pkg-config is asked only by the build, so `make deps` works on a bare machine.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcivetweb-cpp -lcivetweb
@@ -56,7 +65,7 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 
 # The loaders include their skeleton: generate it first (a parallel build is then right).
 $(BUILD)/agent/probes/%.o: CXXFLAGS += -I$(BUILD)/bpf
-$(BUILD)/agent/probes/%.o: $(BPF_SKELS)
+$(filter $(BUILD)/agent/probes/%,$(AGENT_OBJS)): $(BPF_SKELS)
 
 # Keep the objects: the skeletons embed them, and make would delete them as intermediates.
 .SECONDARY: $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
@@ -97,9 +106,15 @@ unit: $(BUILD)/unit-tests
 e2e: $(BUILD)/nodehealth
 	tests/e2e/run-all.sh
 
+# Under SANITIZE=1 every finding stops the process with a report (a failing test).
+SAN_ENV := ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0 \
+           UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+           LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
+
 test: test-deps
 	@$(MAKE) --no-print-directory -j$$(nproc) $(BUILD)/nodehealth $(BUILD)/unit-tests
-	@tests/run-tests.sh
+	@$(if $(SAN_FLAGS),$(SAN_ENV)) BUILD=$(BUILD) NODEHEALTH_BIN=$(abspath $(BUILD))/nodehealth \
+	  tests/run-tests.sh
 
 # The agent's cost and speed next to node_exporter (tests/bench/, as root).
 # QUICK=1: under 2 minutes, fails only on gross regressions; BENCH_ARGS for more flags.
