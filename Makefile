@@ -8,7 +8,9 @@
 SANITIZE ?= 0
 ifneq ($(SANITIZE),0)
 BUILD    ?= build-asan
-SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# (GCC 12 reports false maybe-uninitialized warnings inside libstdc++ under the sanitizers.)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+             -Wno-maybe-uninitialized
 else
 BUILD    ?= build
 SAN_FLAGS :=
@@ -42,7 +44,8 @@ UNIT_OBJS  := $(UNIT_SRCS:%.cpp=$(BUILD)/%.o)
 
 RUN_ARGS ?=
 
-.PHONY: all build deps test-deps run test unit e2e lint tidy format install clean bench vmlinux
+.PHONY: all build deps test-deps run test unit e2e lint tidy format install clean bench vmlinux \
+        fuzz fuzz-deps fuzz-build
 
 all: build
 build: $(BUILD)/nodehealth
@@ -122,6 +125,51 @@ bench:
 	@scripts/install-deps.sh --bench
 	@$(MAKE) --no-print-directory $(BUILD)/nodehealth
 	NODEHEALTH_BIN=$(abspath $(BUILD))/nodehealth python3 tests/bench/bench.py $(if $(filter-out 0,$(QUICK)),--quick) $(BENCH_ARGS)
+
+# libFuzzer targets (fuzz/*.cpp) for every parser, built with Debian's clang-16 (clang-14
+# cannot compile libstdc++ 12's std::expected; clang-16 can once told it has C++20 concepts).
+# `make fuzz` runs each for FUZZ_SECONDS from the committed seeds in fuzz/corpus/<target>/.
+FUZZ_CXX      ?= clang++-16
+FUZZ_BUILD    ?= build-fuzz
+FUZZ_SECONDS  ?= 60
+FUZZ_TARGETS  := $(basename $(notdir $(wildcard fuzz/*.cpp)))
+FUZZ_CXXFLAGS := -std=c++2b -Wno-macro-redefined -D__cpp_concepts=202002L -g -O1 \
+                 -fsanitize=address,undefined -fno-sanitize-recover=all -I. -Iinclude
+FUZZ_LIB_SRCS := $(sort $(wildcard agent/parse/*.cpp agent/config/*.cpp agent/features/*.cpp \
+                   agent/kube/*.cpp agent/checkpoint/*.cpp) agent/sinks/kubernetes.cpp \
+                   agent/condition.cpp agent/host_paths.cpp agent/sources/files.cpp \
+                   agent/sources/mounts.cpp)
+FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.cpp=$(FUZZ_BUILD)/%.o)
+
+$(FUZZ_BUILD)/agent/%.o: agent/%.cpp
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link -MMD -MP $(PKG_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/libagent.a: $(FUZZ_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz-%: fuzz/%.cpp $(FUZZ_BUILD)/libagent.a
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< \
+	  $(FUZZ_BUILD)/libagent.a $(PKG_LIBS)
+
+fuzz-deps:
+	@scripts/install-deps.sh --fuzz
+fuzz-build: fuzz-deps
+	@$(MAKE) --no-print-directory -j$$(nproc) $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz-%)
+
+# Each target for FUZZ_SECONDS; new interesting inputs go to $(FUZZ_BUILD)/corpus/<target>
+# (the committed seeds stay as they are); a crash stops with the input saved there.
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/crashes; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+	  $(FUZZ_BUILD)/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t- -max_len=65536 \
+	    $(FUZZ_BUILD)/corpus/$$t fuzz/corpus/$$t > $(FUZZ_BUILD)/$$t.log 2>&1; rc=$$?; \
+	  grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb)|DONE" $(FUZZ_BUILD)/$$t.log; \
+	  if [ $$rc -ne 0 ]; then tail -40 $(FUZZ_BUILD)/$$t.log; exit 1; fi; \
+	done
 
 # clang-format, and cppcheck for the static analysis: Debian 12's clang-tidy 14
 # cannot parse libstdc++ 12's std::expected (it needs clang 16), so .clang-tidy

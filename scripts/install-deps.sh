@@ -5,6 +5,7 @@
 #   scripts/install-deps.sh            build + run dependencies
 #   scripts/install-deps.sh --test     plus what the test suite drives
 #   scripts/install-deps.sh --bench    plus what `make bench` drives (node_exporter as the peer)
+#   scripts/install-deps.sh --fuzz     plus clang-16 and its libFuzzer runtime (`make fuzz`)
 set -euo pipefail
 
 build_pkgs=(
@@ -21,12 +22,16 @@ test_pkgs=(
 bench_pkgs=(
   prometheus-node-exporter stress-ng util-linux procps python3
 )
+fuzz_pkgs=(
+  clang-16 libclang-rt-16-dev
+)
 
 want=("${build_pkgs[@]}")
 for arg in "$@"; do
   case "$arg" in
     --test) want+=("${test_pkgs[@]}") ;;
     --bench) want+=("${bench_pkgs[@]}") ;;
+    --fuzz) want+=("${fuzz_pkgs[@]}") ;;
   esac
 done
 

@@ -36,10 +36,49 @@ std::vector<std::string> agent_api_types() {
 std::optional<TimePoint> parse_rfc3339(const std::string& s) {
   std::tm tm{};
   if (!strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return std::nullopt;
+  // A TimePoint counts nanoseconds in 64 bits: years 1678..2261 only.
+  if (tm.tm_year < 1678 - 1900 || tm.tm_year > 2261 - 1900) return std::nullopt;
   return WallClock::from_time_t(timegm(&tm));
 }
 
 }  // namespace
+
+Result<NodeView> parse_node(std::string_view body) {
+  const json node = json::parse(body, nullptr, false);
+  if (node.is_discarded() || !node.is_object()) return fail("not a JSON object");
+  NodeView out;
+  const auto meta = node.find("metadata");
+  if (meta == node.end() || !meta->is_object()) return fail("no metadata");
+  if (auto uid = meta->find("uid"); uid != meta->end() && uid->is_string()) out.uid = *uid;
+  const auto status = node.find("status");
+  if (status == node.end() || !status->is_object()) return out;
+  const auto conds = status->find("conditions");
+  if (conds == status->end() || !conds->is_array()) return out;
+  const auto known = agent_api_types();
+  auto str = [](const json& o, const char* k) {
+    auto it = o.find(k);
+    return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  for (const auto& c : *conds) {
+    if (!c.is_object()) continue;
+    Condition a;
+    a.type = str(c, "type");
+    if (std::find(known.begin(), known.end(), a.type) == known.end()) continue;
+    const std::string st = str(c, "status");
+    if (st == "True") {
+      a.status = ConditionStatus::kTrue;
+    } else if (st == "False") {
+      a.status = ConditionStatus::kFalse;
+    } else {
+      a.status = ConditionStatus::kUnknown;
+    }
+    a.reason = str(c, "reason");
+    a.message = str(c, "message");
+    if (auto t = parse_rfc3339(str(c, "lastTransitionTime"))) a.last_transition = *t;
+    out.conditions.push_back(std::move(a));
+  }
+  return out;
+}
 
 std::string api_condition_type(const std::string& t) {
   if (t == eval::kMemoryPressure) return "MemoryEvictionThresholdMet";
@@ -218,22 +257,15 @@ bool KubernetesSink::adopt() {
     api_down_logged_ = true;
     return false;
   }
-  try {
-    const json node = json::parse(r->body);
-    uid_ = node.at("metadata").value("uid", "");
-    const auto known = agent_api_types();
-    if (node.contains("status") && node["status"].contains("conditions")) {
-      for (const auto& c : node["status"]["conditions"]) {
-        const std::string type = c.value("type", "");
-        if (std::find(known.begin(), known.end(), type) == known.end()) continue;
-        Cond a{type, c.value("status", ""), c.value("reason", ""), c.value("message", ""), {}};
-        if (auto t = parse_rfc3339(c.value("lastTransitionTime", ""))) a.transition = *t;
-        adopted_[type] = a;
-      }
-    }
-  } catch (const std::exception& e) {
-    spdlog::warn("kubernetes: node {}: unreadable response: {}", opts_.node, e.what());
+  auto node = parse_node(r->body);
+  if (!node) {
+    spdlog::warn("kubernetes: node {}: unreadable response: {}", opts_.node, node.error().message);
     return false;
+  }
+  uid_ = node->uid;
+  for (const auto& c : node->conditions) {
+    Cond a{c.type, to_string(c.status), c.reason, c.message, c.last_transition};
+    adopted_[c.type] = a;
   }
   spdlog::info("kubernetes: node {} read from {}: adopted {} condition(s) of the agent's types",
                opts_.node, client_->config().origin, adopted_.size());

@@ -29,6 +29,8 @@
 
 #include "agent/kube/client.h"
 #include "nodehealth/clock.h"
+#include "nodehealth/condition.h"
+#include "nodehealth/result.h"
 #include "nodehealth/sink.h"
 
 namespace nodehealth::sinks {
@@ -45,6 +47,14 @@ struct KubeOptions {
   std::chrono::milliseconds event_refill{3000};
   std::chrono::nanoseconds event_window = std::chrono::minutes(10);  // aggregation window
 };
+
+// What the sink reads from a Node: its uid and the conditions of the agent's own types.
+struct NodeView {
+  std::string uid;
+  std::vector<Condition> conditions;
+};
+// Parses a GET /api/v1/nodes/{name} response body; never throws.
+Result<NodeView> parse_node(std::string_view body);
 
 // The name a condition of the agent is written under in the Node's status.
 std::string api_condition_type(const std::string& agent_type);

@@ -283,11 +283,11 @@ class KubernetesSinkTest(unittest.TestCase):
                     subprocess.run(["stress-ng", "--bigheap", "4", "--timeout", "6s"],
                                    preexec_fn=enter, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL, timeout=60)
+                    time.sleep(2)  # the last kills drained, counted and aggregated
                     m = wait_until(lambda: [l for l in agent.metrics().splitlines()
                                             if l.startswith("nodehealth_oom_kills_total ")], 10,
                                    what="kills counted")
                     kills = float(m[0].split()[1])
-                    time.sleep(2)
                     writes = s.requests(path_re=r"/events", since=t0)
                     print("  %d real OOM kills -> %d event writes" % (kills, len(writes)))
                     self.assertGreaterEqual(kills, 20)

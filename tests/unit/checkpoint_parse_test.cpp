@@ -183,3 +183,12 @@ TEST_CASE("/var/log/containers names", "[checkpoint][parse]") {
   CHECK_FALSE(parse_container_log_name("web_shop_app-xyz.log"));
   CHECK_FALSE(parse_container_log_name("a_b_c_d-" + id + ".log"));
 }
+
+TEST_CASE("parse_rfc3339 refuses years a 64-bit nanosecond TimePoint cannot hold",
+          "[checkpoint][parse][fuzz]") {
+  // Found by fuzz/cgroup_path: the conversion to nanoseconds overflowed (UBSan).
+  CHECK_FALSE(parse_rfc3339("0087-04-18T18:20:18Z"));
+  CHECK_FALSE(parse_rfc3339("9999-12-31T23:59:59Z"));
+  CHECK(parse_rfc3339("1970-01-01T00:00:00Z"));
+  CHECK(parse_rfc3339("2261-01-01T00:00:00Z"));
+}

@@ -90,3 +90,22 @@ TEST_CASE("the kubelet's condition types are written under the agent's own names
     CHECK(sinks::foreign_condition_type(t));
   CHECK_FALSE(sinks::foreign_condition_type("MemoryEvictionThresholdMet"));
 }
+
+TEST_CASE("a Node response: the agent's conditions, garbage refused", "[kube][fuzz]") {
+  auto n = sinks::parse_node(
+      R"({"metadata":{"uid":"u1"},"status":{"conditions":[
+        {"type":"Ready","status":"True"},
+        {"type":"RecentOOMKills","status":"True","reason":"R","lastTransitionTime":"2026-01-01T00:00:00Z"},
+        {"type":"ForkStorm","status":"maybe","lastTransitionTime":"0087-04-18T18:20:18Z"},
+        7]}})");
+  REQUIRE(n);
+  CHECK(n->uid == "u1");
+  REQUIRE(n->conditions.size() == 2);
+  CHECK(n->conditions[0].type == "RecentOOMKills");
+  CHECK(n->conditions[0].status == ConditionStatus::kTrue);
+  CHECK(format_rfc3339(n->conditions[0].last_transition) == "2026-01-01T00:00:00Z");
+  CHECK(n->conditions[1].status == ConditionStatus::kUnknown);
+  CHECK(n->conditions[1].last_transition == TimePoint{});
+  CHECK_FALSE(sinks::parse_node("[1,2"));
+  CHECK_FALSE(sinks::parse_node("{\"status\":{}}"));
+}
