@@ -440,25 +440,37 @@ Condition oom_condition(const Sample& s, const ProbeState& p, const EvalState& p
       now);
 }
 
+// The per-second rate of a cumulative probe counter over about `window` (at least 5 s of
+// history), and the seconds it spans; nullopt while the history is shorter.
+std::optional<std::pair<double, double>> counter_rate(const std::deque<ProbePoint>& history,
+                                                      const ProbePoint& cur,
+                                                      std::optional<uint64_t> ProbePoint::*counter,
+                                                      std::chrono::nanoseconds window,
+                                                      TimePoint now) {
+  const ProbePoint* old = point_before(history, now, window, std::chrono::seconds(5));
+  if (!old || !(old->*counter) || !(cur.*counter)) return std::nullopt;
+  const uint64_t a = *(old->*counter), b = *(cur.*counter);
+  const double span = seconds_between(old->at, now);
+  return std::make_pair(double(b - std::min(a, b)) / span, span);
+}
+
 Condition fork_condition(const ProbeState& p, const EvalState& prev, const EvalConfig& cfg,
                          const ProbePoint& cur, TimePoint now) {
   if (!p.up) return probe_down(prev, kForkStorm, p, now);
-  const ProbePoint* old =
-      point_before(prev.probe_history, now, kForkStormWindow, std::chrono::seconds(5));
-  if (!old || !old->forks || !cur.forks)
+  const auto rate =
+      counter_rate(prev.probe_history, cur, &ProbePoint::forks, kForkStormWindow, now);
+  if (!rate)
     return next_condition(prev, kForkStorm, ConditionStatus::kFalse, "NoForkStorm",
                           "collecting the fork rate", now);
-  const double rate =
-      double(*cur.forks - std::min(*cur.forks, *old->forks)) / seconds_between(old->at, now);
-  if (rate > cfg.fork_storm_rate)
+  if (rate->first > cfg.fork_storm_rate)
     return next_condition(prev, kForkStorm, ConditionStatus::kTrue, "ForkRateHigh",
                           fmt::format("{:.0f} tasks created per second over the last {:.0f}s "
                                       "(threshold {:.0f}/s)",
-                                      rate, seconds_between(old->at, now), cfg.fork_storm_rate),
+                                      rate->first, rate->second, cfg.fork_storm_rate),
                           now);
   return next_condition(prev, kForkStorm, ConditionStatus::kFalse, "NoForkStorm",
-                        fmt::format("{:.0f} tasks created per second (threshold {:.0f}/s)", rate,
-                                    cfg.fork_storm_rate),
+                        fmt::format("{:.0f} tasks created per second (threshold {:.0f}/s)",
+                                    rate->first, cfg.fork_storm_rate),
                         now);
 }
 
@@ -468,7 +480,6 @@ Condition disk_condition(const ProbeState& p, const EvalState& prev, const EvalC
   const ProbePoint* old =
       point_before(prev.probe_history, now, kSlowDiskWindow, std::chrono::seconds(5));
   std::vector<std::string> slow;
-  double worst = 0;
   for (const auto& [dev, h] : cur.block) {
     Log2Histogram d = h;
     if (old) {
@@ -479,10 +490,8 @@ Condition disk_condition(const ProbeState& p, const EvalState& prev, const EvalC
     }
     if (d.count() < kSlowDiskMinRequests) continue;
     const auto p99 = histogram_quantile(d, 0.99);
-    if (p99 && *p99 > double(cfg.slow_disk_p99.count())) {
+    if (p99 && *p99 > double(cfg.slow_disk_p99.count()))
       slow.push_back(fmt::format("{} p99 {:.0f}ms over {} requests", dev, *p99 / 1e6, d.count()));
-      worst = std::max(worst, *p99);
-    }
   }
   const auto limit = parse::format_duration(cfg.slow_disk_p99);
   if (!slow.empty())
@@ -497,13 +506,11 @@ Condition disk_condition(const ProbeState& p, const EvalState& prev, const EvalC
 Condition drops_condition(const Sample& s, const ProbeState& p, const EvalState& prev,
                           const EvalConfig& cfg, const ProbePoint& cur, TimePoint now) {
   if (!p.up) return probe_down(prev, kPacketDrops, p, now);
-  const ProbePoint* old =
-      point_before(prev.probe_history, now, kPacketDropWindow, std::chrono::seconds(5));
-  if (!old || !old->drops || !cur.drops)
+  const auto r = counter_rate(prev.probe_history, cur, &ProbePoint::drops, kPacketDropWindow, now);
+  if (!r)
     return next_condition(prev, kPacketDrops, ConditionStatus::kFalse, "DropRateNormal",
                           "collecting the drop rate", now);
-  const double rate =
-      double(*cur.drops - std::min(*cur.drops, *old->drops)) / seconds_between(old->at, now);
+  const double rate = r->first;
   if (rate > cfg.drop_rate) {
     std::vector<std::pair<uint64_t, std::string>> top;
     for (const auto& [reason, n] : *s.probes.drops_by_reason) top.emplace_back(n, reason);

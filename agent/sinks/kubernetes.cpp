@@ -416,6 +416,14 @@ void KubernetesSink::flush_events(TimePoint now) {
   }
 }
 
+bool KubernetesSink::unsent(const std::vector<Cond>& want) const {
+  for (const auto& d : want) {
+    auto it = sent_.find(d.type);
+    if (it == sent_.end() || it->second != d.status + "/" + d.reason) return true;
+  }
+  return false;
+}
+
 void KubernetesSink::run() {
   while (true) {
     {
@@ -437,11 +445,7 @@ void KubernetesSink::run() {
     } else {
       const std::vector<Cond> want = effective(now);
       const bool have = !want.empty();
-      bool changed = false;
-      for (const auto& d : want) {
-        auto it = sent_.find(d.type);
-        if (it == sent_.end() || it->second != d.status + "/" + d.reason) changed = true;
-      }
+      const bool changed = unsent(want);
       const bool heartbeat_due = !ever_patched_ || now - last_patch_ >= opts_.heartbeat;
       if (have && (changed || heartbeat_due) && steady >= retry_at_) patch_status(now);
       if (failures_ == 0) flush_events(now);
@@ -457,12 +461,7 @@ void KubernetesSink::run() {
   // Stopping: one last attempt to write a change the API has not seen yet.
   if (adopted_done_) {
     const TimePoint now = WallClock::now();
-    bool changed = false;
-    for (const auto& d : effective(now)) {
-      auto it = sent_.find(d.type);
-      if (it == sent_.end() || it->second != d.status + "/" + d.reason) changed = true;
-    }
-    if (changed) patch_status(now);
+    if (unsent(effective(now))) patch_status(now);
   }
 }
 

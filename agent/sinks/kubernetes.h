@@ -88,6 +88,8 @@ class KubernetesSink final : public Sink {
   bool patch_status(TimePoint now);
   // The newest evaluation with the adopted conditions applied (worker only).
   std::vector<Cond> effective(TimePoint now);
+  // Whether any of these differs in status or reason from what the API last accepted.
+  bool unsent(const std::vector<Cond>& want) const;
   void flush_events(TimePoint now);
   void record(const std::string& verb, const std::string& resource, long code);
   std::chrono::milliseconds backoff();
