@@ -2,15 +2,16 @@
 // per device, aggregated in the kernel.
 //
 // Hooks: block:block_rq_issue, block:block_rq_complete (classic tracepoints).
-// Frequency: twice per block request. Maps: in-flight hash (dev, sector) ->
+// Frequency: twice per block request. Maps: in-flight LRU hash (dev, sector) ->
 // issue time, 16384 entries (~512 KiB); per-device histograms, 256 devices
 // (~84 KiB); per-CPU lost counter (requests not tracked because the in-flight
-// map was full, or devices beyond 256).
+// map could not take it, or devices beyond 256).
 #include "common.bpf.h"
 #include "biolatency.h"
 
+// LRU: a request that never completes (a removed device) ages out instead of filling the map.
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, NH_BIO_MAX_INFLIGHT);
   __type(key, struct nh_bio_key);
   __type(value, __u64);

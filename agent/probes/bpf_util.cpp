@@ -114,14 +114,18 @@ Result<void> check_requirements(const ProbeOptions& o, const std::vector<std::st
                     ? "no kernel BTF (/sys/kernel/btf/vmlinux): set bpf.btfPath to a BTF file"
                     : "cannot read the BTF file " + o.btf_path + " (bpf.btfPath)");
   if (o.tracefs.empty()) return fail("tracefs is not mounted (and could not be mounted)");
-  for (const auto& tp : tps) {
-    const bool hidden = std::find(o.missing_tracepoints.begin(), o.missing_tracepoints.end(), tp) !=
-                        o.missing_tracepoints.end();
-    struct stat st {};
-    if (hidden || ::stat((o.tracefs + "/events/" + tp + "/id").c_str(), &st) != 0)
+  for (const auto& tp : tps)
+    if (!tracepoint_exists(o, tp))
       return fail("tracepoint " + tp + " does not exist on this kernel");
-  }
   return {};
+}
+
+bool tracepoint_exists(const ProbeOptions& o, std::string_view tp) {
+  if (o.tracefs.empty() || std::find(o.missing_tracepoints.begin(), o.missing_tracepoints.end(),
+                                     tp) != o.missing_tracepoints.end())
+    return false;
+  struct stat st {};
+  return ::stat((o.tracefs + "/events/" + std::string(tp) + "/id").c_str(), &st) == 0;
 }
 
 bool tp_btf_arg_is_pointer(const ProbeOptions& o, std::string_view name, int index) {

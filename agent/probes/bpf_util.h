@@ -86,6 +86,9 @@ class CgroupResolver {
 // Checks before loading: BTF (the kernel's or the configured file) and each tracepoint
 // under tracefs. The error names what is missing.
 Result<void> check_requirements(const ProbeOptions& opts, const std::vector<std::string>& tps);
+// Whether the tracepoint "category/name" exists under tracefs (and is not hidden by
+// ProbeOptions::missing_tracepoints, the tests' override).
+bool tracepoint_exists(const ProbeOptions& opts, std::string_view tp);
 // Whether the kernel's BTF has a type of this name and kind (BTF_KIND_*).
 bool kernel_btf_has(const ProbeOptions& opts, std::string_view name, int kind);
 // Names of an enum in the kernel's BTF by value ("SKB_DROP_REASON_NO_SOCKET" -> 3 gives

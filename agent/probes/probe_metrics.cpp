@@ -124,6 +124,18 @@ std::vector<MetricFamily> probe_metrics(const ProbeSample& p) {
     add_histogram(f, {}, *p.direct_reclaim);
     out.push_back(std::move(f));
   }
+  if (p.memcg_reclaim) {
+    auto n = family("nodehealth_memcg_reclaim_stalls_total",
+                    "Times a task had to reclaim memory of its memory cgroup (at its limit) "
+                    "before its allocation could go on.",
+                    MetricType::Counter);
+    add_sample(n, {}, double(p.memcg_reclaim->count()));
+    out.push_back(std::move(n));
+    auto f = family("nodehealth_memcg_reclaim_stall_seconds",
+                    "Duration of memory-cgroup reclaim stalls.", MetricType::Histogram);
+    add_histogram(f, {}, *p.memcg_reclaim);
+    out.push_back(std::move(f));
+  }
   if (p.drops_by_reason) {
     auto f =
         family("nodehealth_packet_drops_total",

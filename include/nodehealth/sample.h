@@ -132,7 +132,8 @@ struct ProbeSample {
   std::optional<uint64_t> forks_total, exits_total;
   std::vector<TaskCounts> tasks_by_cgroup;  // bounded: the cgroups forking most lately
   std::map<std::string, Log2Histogram, std::less<>> block_latency;  // by device name
-  std::optional<Log2Histogram> direct_reclaim;
+  std::optional<Log2Histogram> direct_reclaim;  // node-wide: the node short of free memory
+  std::optional<Log2Histogram> memcg_reclaim;   // a memory cgroup at its limit
   std::optional<std::map<std::string, uint64_t, std::less<>>> drops_by_reason;
 
   const ProbeState* probe(std::string_view name) const {

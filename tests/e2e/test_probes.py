@@ -6,10 +6,13 @@
 - UDP packets dropped on purpose inside a network namespace of the test's own (an nftables
   drop rule; a port without a socket) count under their drop reasons;
 - a probe whose tracepoint is missing (simulated by name) is down alone and reported;
-- with bpf.statsEnabled each program's own run time and count are exported."""
+- a task writing page cache in a 32 MiB cgroup stalls in memcg reclaim, each stall counted;
+- with bpf.statsEnabled each program's own run time and count are exported;
+- every live scrape with probe families passes `promtool check metrics`."""
 import contextlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,6 +35,14 @@ def metric(text, name, **labels):
         if got == want:
             return float(m.group(3))
     return None
+
+
+def assert_promtool_clean(test, text):
+    """`promtool check metrics` on a live scrape with the probes' families in it."""
+    need_binary("promtool")
+    r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                       text=True, timeout=60)
+    test.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
 
 @contextlib.contextmanager
@@ -98,6 +109,46 @@ class ProbeTest(unittest.TestCase):
             self.assertRegex(agent.logs(), r"oom kill: pid=%d comm=python3 cgroup=%s " %
                              (proc.pid, re.escape(cgroup)))
             self.assertGreaterEqual(metric(agent.metrics(), "nodehealth_oom_kills_total"), 1)
+            assert_promtool_clean(self, agent.metrics())  # per-cgroup OOM labels included
+
+    def test_memcg_reclaim_stalls_of_a_cgroup_at_its_limit(self):
+        # Page cache written by a task in a 32 MiB cgroup: past the limit, every charge
+        # that fails reclaims the cgroup's own (clean) pages first: no OOM kill, and
+        # each of those reclaims is one stall on the memcg tracepoints.
+        d = tempfile.mkdtemp(prefix="nodehealth-test-reclaim-", dir="/var/tmp")
+        write = ("import os\nfd = os.open(%r, os.O_WRONLY | os.O_CREAT)\nchunk = b'x' * (1 << 20)\n"
+                 "for i in range(96):\n    os.write(fd, chunk)\n"
+                 "    if i %% 8 == 7: os.fsync(fd)\nos.close(fd)\n" % os.path.join(d, "cache"))
+        try:
+            with memory_cgroup("reclaim", limit=32 << 20) as (cgroup, path), Agent() as agent:
+                def stalls():
+                    return metric(agent.metrics(), "nodehealth_memcg_reclaim_stalls_total")
+                before = wait_until(lambda: stalls() is not None and [stalls()], 10,
+                                    what="the memcg reclaim counter")[0]
+                failcnt = os.path.join(path, "memory.failcnt")
+                with open(failcnt) as f:
+                    self.assertEqual(int(f.read()), 0)
+                r = subprocess.run([sys.executable, "-c", write], preexec_fn=in_cgroup(path),
+                                   timeout=120)
+                self.assertEqual(r.returncode, 0, "the writer was killed")
+                with open(failcnt) as f:
+                    failed = int(f.read())
+                self.assertGreater(failed, 0, "the cgroup never hit its limit")
+                # Each failed charge of the cgroup reclaimed once (more stalls may come from
+                # other cgroups of the node, never fewer).
+                wait_until(lambda: stalls() >= before + failed, 10,
+                           what="%d memcg reclaim stalls" % failed)
+                m = agent.metrics()
+                count = metric(m, "nodehealth_memcg_reclaim_stall_seconds_count")
+                self.assertEqual(count, metric(m, "nodehealth_memcg_reclaim_stalls_total"))
+                self.assertGreater(metric(m, "nodehealth_memcg_reclaim_stall_seconds_sum"), 0)
+                self.assertEqual(metric(m, "nodehealth_memcg_reclaim_stall_seconds_bucket",
+                                        le="+Inf"), count)
+                self.assertEqual(metric(m, "nodehealth_probe_events_lost_total", probe="reclaim"),
+                                 0)
+                assert_promtool_clean(self, m)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
 
     def test_500_forks_counted_in_their_cgroup(self):
         with memory_cgroup("fork") as (cgroup, path), Agent() as agent:
@@ -135,6 +186,7 @@ class ProbeTest(unittest.TestCase):
                 inf = metric(agent.metrics(), "nodehealth_block_io_latency_seconds_bucket",
                              device=name, le="+Inf")
                 self.assertEqual(inf, count())
+                assert_promtool_clean(self, agent.metrics())  # histograms included
         finally:
             subprocess.run(["losetup", "-d", dev])
             os.unlink(backing)
@@ -189,6 +241,29 @@ class ProbeTest(unittest.TestCase):
             self.assertIsNone(metric(m, "nodehealth_process_forks_node_total"))
         finally:
             agent_cm.__exit__(None, None, None)
+
+    def test_reclaim_without_memcg_tracepoints_falls_back_to_direct_only(self):
+        os.environ["NODEHEALTH_TEST_MISSING_TRACEPOINTS"] = "vmscan/mm_vmscan_memcg_reclaim_end"
+        try:
+            agent_cm = Agent()
+            agent = agent_cm.__enter__()
+        finally:
+            del os.environ["NODEHEALTH_TEST_MISSING_TRACEPOINTS"]
+        try:
+            m = agent.metrics()
+            self.assertEqual(metric(m, "nodehealth_probe_up", probe="reclaim"), 1)
+            self.assertIsNotNone(metric(m, "nodehealth_direct_reclaim_stalls_total"))
+            self.assertNotIn("nodehealth_memcg_reclaim", m)
+            programs = set(re.findall(r'nodehealth_probe_program_runs_total\{probe="reclaim",'
+                                      r'program="(\w+)"\}', m))
+            self.assertEqual(programs, {"reclaim_begin", "reclaim_end"})
+        finally:
+            agent_cm.__exit__(None, None, None)
+        with Agent() as agent:  # and with them, all four programs
+            programs = set(re.findall(r'nodehealth_probe_program_runs_total\{probe="reclaim",'
+                                      r'program="(\w+)"\}', agent.metrics()))
+            self.assertEqual(programs, {"reclaim_begin", "reclaim_end", "memcg_reclaim_begin",
+                                        "memcg_reclaim_end"})
 
     def test_probes_off_by_config(self):
         with Agent(config="apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"

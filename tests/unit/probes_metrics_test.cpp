@@ -68,3 +68,27 @@ TEST_CASE("OOM kills per cgroup carry the pod UID and container ID", "[probes]")
              Catch::Contains("nodehealth_oom_kills_cgroup_total{cgroup=\"/kubepods/pod1/abc\","
                              "pod_uid=\"1\",container_id=\"abc\"} 2\n"));
 }
+
+TEST_CASE("reclaim stalls: node-wide direct and memory-cgroup, each its own families", "[probes]") {
+  ProbeSample p;
+  p.probes.push_back(ProbeState{"reclaim", true, "", 0, {}});
+  Log2Histogram direct, memcg;
+  direct.slots.assign(40, 0);
+  memcg.slots.assign(40, 0);
+  memcg.slots[20] = 4;  // 1.05-2.1 ms
+  memcg.sum_ns = 6000000;
+  p.direct_reclaim = direct;
+  p.memcg_reclaim = memcg;
+  const std::string text = render(p);
+  CHECK_THAT(text, Catch::Contains("nodehealth_direct_reclaim_stalls_total 0\n"));
+  CHECK_THAT(text, Catch::Contains("nodehealth_memcg_reclaim_stalls_total 4\n"));
+  CHECK_THAT(text, Catch::Contains(
+                       "nodehealth_memcg_reclaim_stall_seconds_bucket{le=\"0.001048576\"} 0\n"));
+  CHECK_THAT(text, Catch::Contains(
+                       "nodehealth_memcg_reclaim_stall_seconds_bucket{le=\"0.002097152\"} 4\n"));
+  CHECK_THAT(text, Catch::Contains("nodehealth_memcg_reclaim_stall_seconds_sum 0.006\n"));
+
+  // A kernel without the memcg tracepoints: no memcg families at all.
+  p.memcg_reclaim.reset();
+  CHECK_THAT(render(p), !Catch::Contains("nodehealth_memcg_reclaim"));
+}
