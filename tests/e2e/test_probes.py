@@ -265,6 +265,33 @@ class ProbeTest(unittest.TestCase):
             self.assertEqual(programs, {"reclaim_begin", "reclaim_end", "memcg_reclaim_begin",
                                         "memcg_reclaim_end"})
 
+    def test_external_btf_file(self):
+        # bpf.btfPath (libbpf's btf_custom_path) for kernels without /sys/kernel/btf/vmlinux:
+        # a copy of this kernel's BTF loads every probe; an unreadable file takes every probe
+        # down with the reason, and the agent goes on.
+        d = tempfile.mkdtemp(prefix="nodehealth-test-btf-")
+        try:
+            good, bad = os.path.join(d, "vmlinux.btf"), os.path.join(d, "garbage.btf")
+            shutil.copyfile("/sys/kernel/btf/vmlinux", good)
+            with open(bad, "wb") as f:
+                f.write(b"not BTF at all\n" * 64)
+            cfg = "apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\nbpf:\n  btfPath: %s\n"
+            with Agent(config=cfg % good) as agent:
+                m = agent.metrics()
+                for p in ("oom", "fork", "biolatency", "reclaim", "drops"):
+                    self.assertEqual(metric(m, "nodehealth_probe_up", probe=p), 1, agent.logs())
+            with Agent(config=cfg % bad) as agent:
+                m = agent.metrics()
+                for p in ("oom", "fork", "biolatency", "reclaim", "drops"):
+                    self.assertEqual(metric(m, "nodehealth_probe_up", probe=p), 0)
+                errors = {p["name"]: p["error"] for p in agent.status()["probes"]}
+                self.assertEqual(set(errors.values()),
+                                 {"cannot read the BTF file %s (bpf.btfPath)" % bad})
+                self.assertEqual(agent.condition("RecentOOMKills")["status"], "Unknown")
+                self.assertEqual(agent.condition("MemoryPressure")["status"], "False")
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
     def test_probes_off_by_config(self):
         with Agent(config="apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
                           "probes:\n  enabled: false\n") as agent:
