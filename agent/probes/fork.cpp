@@ -5,14 +5,16 @@
 
 #include "agent/probes/bpf_util.h"
 #include "agent/probes/probes.h"
+#include "agent/probes/top_cgroups.h"
 #include "bpf/fork.h"
 #include "fork.skel.h"
 
 namespace nodehealth::probes {
 namespace {
 
-constexpr std::size_t kTopCgroups = 20;            // exported: the cgroups forking most lately
+constexpr std::size_t kTopCgroups = 20;            // joining the export per tick: the busiest
 constexpr auto kSticky = std::chrono::minutes(5);  // a cgroup stays exported this long
+constexpr std::size_t kMaxExported = 50;           // and never more than this many at once
 constexpr int kForgetAfter = 3;  // collects a removed cgroup stays in the kernel map
 
 class ForkProbe final : public Probe {
@@ -57,13 +59,10 @@ class ForkProbe final : public Probe {
       const uint64_t before = last_.contains(id) ? last_[id].forks : 0;
       recent.emplace_back(c.forks >= before ? c.forks - before : c.forks, id);
     }
-    std::sort(recent.rbegin(), recent.rend());
-    for (std::size_t i = 0; i < recent.size() && i < kTopCgroups; ++i)
-      if (recent[i].first > 0) exported_[recent[i].second] = now;
-    std::erase_if(exported_, [&](const auto& e) { return now - e.second > kSticky; });
+    exported_.observe(std::move(recent), now);
 
     s.probes.tasks_by_cgroup.clear();
-    for (const auto& [id, seen] : exported_) {
+    for (uint64_t id : exported_.ids()) {
       auto it = current.find(id);
       if (it == current.end()) continue;
       std::string path = resolver_->path(id);
@@ -73,6 +72,7 @@ class ForkProbe final : public Probe {
         if (++unresolved_[id] >= kForgetAfter) {
           bpf_map_delete_elem(counts, &id);
           unresolved_.erase(id);
+          exported_.forget(id);
         }
         continue;
       }
@@ -99,7 +99,7 @@ class ForkProbe final : public Probe {
   SkelPtr<nh_fork, nh_fork__destroy> skel_;
   std::unique_ptr<CgroupResolver> resolver_;
   std::map<uint64_t, nh_fork_counts> last_;
-  std::map<uint64_t, std::chrono::steady_clock::time_point> exported_;
+  TopCgroups exported_{kTopCgroups, kSticky, kMaxExported};
   std::map<uint64_t, int> unresolved_;
 };
 
