@@ -16,7 +16,7 @@ BUILD    ?= build
 SAN_FLAGS :=
 endif
 CXX      ?= g++
-PKGS     := yaml-cpp spdlog fmt prometheus-cpp-pull prometheus-cpp-core libcurl zlib libbpf
+PKGS     := yaml-cpp spdlog fmt prometheus-cpp-pull prometheus-cpp-core libcurl zlib libbpf libseccomp
 OPT      ?= -O2
 CXXFLAGS ?= $(OPT) -g
 CXXFLAGS += -std=c++23 -Wall -Wextra -Werror -Wno-missing-field-initializers -pthread \

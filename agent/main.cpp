@@ -31,6 +31,7 @@
 #include "agent/notify.h"
 #include "agent/parse/quantity.h"
 #include "agent/probes/probes.h"
+#include "agent/sandbox/sandbox.h"
 #include "agent/sinks/http.h"
 #include "agent/sinks/kubernetes.h"
 #include "agent/sinks/snapshot.h"
@@ -377,6 +378,7 @@ int cmd_run(int argc, char** argv) {
     }
     last_tick = std::chrono::steady_clock::now();
     agent.tick();
+    nh::sandbox::test_hook_tick();
     // systemd: started once the first sample is served; alive while the loop ticks.
     if (!ready) {
       ready = true;
@@ -429,7 +431,21 @@ int cmd_run(int argc, char** argv) {
       l.stop();
     }
   });
-  if (auto r = l.arm_timer(std::chrono::nanoseconds(1)); !r) {
+  // The first sample before the sandbox: the features probes (a child in a new network
+  // namespace, a test mount, `nft --version`) need what the steady state gives up.
+  tick();
+  nh::sandbox::Options sandbox_opts;
+  sandbox_opts.seccomp = *nh::sandbox::parse_seccomp_mode(cfg->sandbox_seccomp);
+  sandbox_opts.drop_capabilities = cfg->sandbox_drop_capabilities;
+  if (auto r = nh::sandbox::apply(sandbox_opts); !r) {
+    spdlog::critical("startup failed: {}", r.error().message);
+    return 1;
+  } else {
+    spdlog::info("sandbox: seccomp={} rules={} capabilities={} threads={} pending={}",
+                 cfg->sandbox_seccomp, r->syscalls,
+                 cfg->sandbox_drop_capabilities ? r->kept : "all kept", r->threads, r->pending);
+  }
+  if (auto r = l.arm_timer(jittered(cfg->sample_interval, rng)); !r) {
     spdlog::critical("startup failed: {}", r.error().message);
     return 1;
   }

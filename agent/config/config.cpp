@@ -41,11 +41,11 @@ Kind agent_config_kind() {
 namespace {
 
 // The agent's own top-level keys; the kubelet's eviction fields (kEvictionKeys) are accepted too.
-constexpr std::array<std::string_view, 21> kAgentKeys = {
+constexpr std::array<std::string_view, 22> kAgentKeys = {
     "apiVersion", "kind",     "listenAddress", "nodeName",    "sampleInterval", "logLevel",
     "hostRoot",   "procRoot", "sysRoot",       "filesystems", "kubelet",        "kubepodsCgroup",
     "contention", "forecast", "psiTriggers",   "sources",     "checkpointDir",  "requiredFeatures",
-    "probes",     "bpf",      "kubernetes",
+    "probes",     "bpf",      "kubernetes",    "sandbox",
 };
 const std::vector<std::string_view>& top_level_keys() {
   static const std::vector<std::string_view> keys = [] {
@@ -66,6 +66,7 @@ constexpr std::array<std::string_view, 6> kProbeKeys = {"enabled",    "oom",    
 constexpr std::array<std::string_view, 5> kKubernetesKeys = {
     "enabled", "kubeconfig", "heartbeatInterval", "removeStaleConditions", "eventsNamespace"};
 constexpr std::array<std::string_view, 2> kBpfKeys = {"btfPath", "statsEnabled"};
+constexpr std::array<std::string_view, 2> kSandboxKeys = {"seccomp", "dropCapabilities"};
 constexpr std::array<std::string_view, 2> kKubeletKeys = {"configFile", "configDir"};
 constexpr std::array<std::string_view, 5> kLogLevels = {"trace", "debug", "info", "warn", "error"};
 
@@ -212,6 +213,7 @@ class Validator {
     required_features(root, cfg);
     probes(root, cfg);
     kubernetes(root, cfg);
+    sandbox(root, cfg);
     sources(root, cfg);
     return finish(std::move(cfg));
   }
@@ -430,6 +432,23 @@ class Validator {
       else
         cfg.kube_events_namespace = *v;
     }
+  }
+
+  // sandbox.seccomp (enforce|log|off), sandbox.dropCapabilities (agent/sandbox).
+  void sandbox(const json& root, Config& cfg) {
+    const json* s = mapping_field(root, "sandbox", "/sandbox", "sandbox");
+    if (s == nullptr) return;
+    unknown_keys(*s, "/sandbox", "sandbox.", kSandboxKeys);
+    if (auto v = string_field(*s, "seccomp", "/sandbox/seccomp", "sandbox.seccomp")) {
+      if (*v == "enforce" || *v == "log" || *v == "off")
+        cfg.sandbox_seccomp = *v;
+      else
+        problem("/sandbox/seccomp", "sandbox.seccomp",
+                "must be enforce, log or off, got " + quote(*v));
+    }
+    if (auto b = bool_field(*s, "dropCapabilities", "/sandbox/dropCapabilities",
+                            "sandbox.dropCapabilities"))
+      cfg.sandbox_drop_capabilities = *b;
   }
 
   // probes.enabled, probes.<name>.{enabled, threshold}, bpf.btfPath, bpf.statsEnabled.

@@ -108,6 +108,10 @@ struct Config {
   std::chrono::nanoseconds kube_heartbeat = std::chrono::minutes(5);  // heartbeatInterval
   bool kube_remove_stale = false;                 // kubernetes.removeStaleConditions
   std::string kube_events_namespace = "default";  // kubernetes.eventsNamespace
+  // sandbox.*: after the privileged setup of `run`, drop capabilities and install a seccomp
+  // allowlist (agent/sandbox). seccomp: enforce (kill on anything else), log, off.
+  std::string sandbox_seccomp = "enforce";
+  bool sandbox_drop_capabilities = true;
   // sources.<name>.enabled; sources not listed are enabled.
   std::map<std::string, bool, std::less<>> source_enabled;
 

@@ -3,6 +3,7 @@
 // under a running agent, but a module load or a remount can), carried into every
 // sample between probes.
 #include "agent/features/features.h"
+#include "agent/sandbox/sandbox.h"
 #include "agent/sources/sources.h"
 
 namespace nodehealth::sources {
@@ -17,7 +18,11 @@ class FeaturesSource final : public Source {
 
   Result<void> collect(Sample& sample) override {
     const TimePoint now = sample.taken_at;
-    if (!report_ || now - probed_at_ >= kProbeEvery || now < probed_at_) {
+    // Under the sandbox the probes (a child in a new network namespace, a test mount,
+    // `nft --version`) cannot run: the report from before the sandbox stands.
+    const bool refresh =
+        !sandbox::restricted() && (now - probed_at_ >= kProbeEvery || now < probed_at_);
+    if (!report_ || refresh) {
       probed_at_ = now;
       auto report = features::probe_features(paths_);
       if (!report) {
