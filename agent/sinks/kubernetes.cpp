@@ -98,6 +98,7 @@ struct KubernetesSink::Stats {
   double last_success = 0;
   std::atomic<uint64_t> events_suppressed{0};
   std::atomic<int> up{0};
+  std::atomic<double> backoff_seconds{0};  // the current retry delay, 0 when healthy
 };
 
 namespace {
@@ -128,6 +129,11 @@ std::vector<prometheus::MetricFamily> KubeMetrics::Collect() const {
                                 "When a request to the Kubernetes API last succeeded.",
                                 MetricType::Gauge,
                                 {}};
+  prometheus::MetricFamily backoff{
+      "nodehealth_kubernetes_backoff_seconds",
+      "The delay before the next retry of a failed Kubernetes API request; 0 when it answers.",
+      MetricType::Gauge,
+      {}};
   prometheus::MetricFamily sup{"nodehealth_kubernetes_events_suppressed_total",
                                "Event writes saved by aggregation and rate limiting.",
                                MetricType::Counter,
@@ -141,9 +147,10 @@ std::vector<prometheus::MetricFamily> KubeMetrics::Collect() const {
     if (s_->last_success > 0) add_sample(last, {}, s_->last_success);
   }
   add_sample(up, {}, s_->up.load());
+  add_sample(backoff, {}, s_->backoff_seconds.load());
   add_sample(sup, {}, double(s_->events_suppressed.load()));
   std::vector<prometheus::MetricFamily> out;
-  for (auto* f : {&req, &up, &last, &sup})
+  for (auto* f : {&req, &up, &last, &backoff, &sup})
     if (!f->metric.empty()) out.push_back(std::move(*f));
   return out;
 }
@@ -152,10 +159,8 @@ KubernetesSink::KubernetesSink(std::unique_ptr<kube::Client> client, KubeOptions
     : client_(std::move(client)),
       opts_(std::move(opts)),
       stats_(std::make_shared<Stats>()),
-      metrics_(std::make_shared<KubeMetrics>(stats_)) {
-  tokens_ = opts_.event_burst;
-  tokens_at_ = std::chrono::steady_clock::now();
-}
+      metrics_(std::make_shared<KubeMetrics>(stats_)),
+      events_(opts_.events, std::chrono::steady_clock::now()) {}
 
 KubernetesSink::~KubernetesSink() {
   {
@@ -179,46 +184,12 @@ void KubernetesSink::publish(const Sample& sample, const NodeStatus& status) {
     const std::string type = api_condition_type(c.type);
     if (foreign_condition_type(type)) continue;
     Cond d{type, to_string(c.status), c.reason, c.message, c.last_transition};
-    if (auto it = published_.find(type); it != published_.end() && it->second != d.status) {
-      // A transition: Warning when a problem starts, Normal when it clears.
-      const bool problem = d.status == "True";
-      auto& ev = events_["condition/" + type + "/" + d.status];
-      ev.reason = c.reason;
-      ev.message = fmt::format("{} is now {}: {}", type, d.status, c.message);
-      ev.type = problem ? "Warning" : "Normal";
-      if (ev.count == 0 || now - ev.last > opts_.event_window) {
-        ev.first = now;
-        ev.name.clear();
-        ev.written = 0;
-        ev.count = 0;
-      }
-      ++ev.count;
-      ev.last = now;
-    }
+    if (auto it = published_.find(type); it != published_.end() && it->second != d.status)
+      events_.transition(type, d.status, c.reason, c.message, now);  // Warning or Normal
     published_[type] = d.status;
     next.push_back(std::move(d));
   }
-  for (const auto& k : sample.oom_kills) {
-    const std::string who = !k.pod_uid.empty() ? "pod " + k.pod_uid : "cgroup " + k.cgroup;
-    const std::string key = "oom/" + who;
-    if (events_.size() >= 256 && !events_.contains(key)) {
-      stats_->events_suppressed++;
-      continue;  // bounded: a storm across many cgroups is counted, not listed
-    }
-    auto& ev = events_[key];
-    if (ev.count == 0 || now - ev.last > opts_.event_window) {
-      ev = Event{};
-      ev.first = now;
-    }
-    ev.reason = "OOMKilling";
-    ev.type = "Warning";
-    std::string msg = fmt::format("OOM killed pid {} ({}) in cgroup {}", k.pid, k.comm, k.cgroup);
-    if (!k.pod_uid.empty()) msg += fmt::format(", pod UID {}", k.pod_uid);
-    if (!k.container_id.empty()) msg += fmt::format(", container {}", k.container_id);
-    ev.message = std::move(msg);
-    ++ev.count;
-    ev.last = now;
-  }
+  for (const auto& k : sample.oom_kills) events_.oom_kill(k, now);
   desired_ = std::move(next);
   dirty_ = true;
   cv_.notify_all();
@@ -243,7 +214,9 @@ std::chrono::milliseconds KubernetesSink::backoff() {
       std::min<int64_t>(opts_.backoff_min.count() << std::max(n, 0), opts_.backoff_max.count());
   static thread_local std::mt19937_64 rng(std::random_device{}());
   std::uniform_real_distribution<double> j(0.8, 1.2);
-  return std::chrono::milliseconds(int64_t(double(d) * j(rng)));
+  const auto wait = std::chrono::milliseconds(int64_t(double(d) * j(rng)));
+  stats_->backoff_seconds = std::chrono::duration<double>(wait).count();
+  return wait;
 }
 
 bool KubernetesSink::adopt() {
@@ -323,6 +296,7 @@ bool KubernetesSink::patch_status(TimePoint now) {
     api_down_logged_ = false;
     ever_patched_ = true;
     failures_ = 0;
+    stats_->backoff_seconds = 0;
     sent_ = std::move(sent);
     last_patch_ = now;
     if (opts_.remove_stale)
@@ -332,6 +306,7 @@ bool KubernetesSink::patch_status(TimePoint now) {
   ++failures_;
   auto wait = backoff();
   if (r && r->retry_after) wait = std::max<std::chrono::milliseconds>(wait, *r->retry_after);
+  stats_->backoff_seconds = std::chrono::duration<double>(wait).count();
   retry_at_ = std::chrono::steady_clock::now() + wait;
   if (!api_down_logged_)
     spdlog::warn(
@@ -342,34 +317,13 @@ bool KubernetesSink::patch_status(TimePoint now) {
 }
 
 void KubernetesSink::flush_events(TimePoint now) {
-  const auto steady = std::chrono::steady_clock::now();
-  tokens_ = std::min<double>(opts_.event_burst,
-                             tokens_ + std::chrono::duration<double>(steady - tokens_at_) /
-                                           std::chrono::duration<double>(opts_.event_refill));
-  tokens_at_ = steady;
-  std::vector<std::pair<std::string, Event>> todo;
+  std::vector<EventWrite> todo;
   {
     std::lock_guard lock(mu_);
-    for (auto it = events_.begin(); it != events_.end();) {
-      if (it->second.count == it->second.written && now - it->second.last > opts_.event_window) {
-        it = events_.erase(it);  // aggregated and old: forget
-        continue;
-      }
-      if (it->second.count > it->second.written) todo.emplace_back(it->first, it->second);
-      ++it;
-    }
+    todo = events_.due(now, std::chrono::steady_clock::now());
   }
-  // Transitions first, then OOM kills; each write needs a token.
-  std::stable_sort(todo.begin(), todo.end(), [](const auto& a, const auto& b) {
-    return a.first.starts_with("condition/") && !b.first.starts_with("condition/");
-  });
   const std::string base = "/api/v1/namespaces/" + opts_.events_namespace + "/events";
-  for (auto& [key, ev] : todo) {
-    if (tokens_ < 1) {
-      stats_->events_suppressed += ev.count - ev.written;
-      break;
-    }
-    tokens_ -= 1;
+  for (const EventWrite& ev : todo) {
     Result<kube::Response> r = fail("not sent");
     std::string name = ev.name;
     if (name.empty()) {
@@ -400,19 +354,14 @@ void KubernetesSink::flush_events(TimePoint now) {
                            body.dump());
       record("patch", "events", r ? r->code : 0);
     }
-    if (r && r->code >= 200 && r->code < 300) {
+    const bool ok = r && r->code >= 200 && r->code < 300;
+    const bool gone = r && r->code == 404 && !ev.name.empty();
+    {
       std::lock_guard lock(mu_);
-      if (auto it = events_.find(key); it != events_.end()) {
-        if (ev.count > 1) stats_->events_suppressed += ev.count - ev.written - 1;
-        it->second.name = name;
-        it->second.written = ev.count;
-      }
-    } else if (r && r->code == 404 && !ev.name.empty()) {
-      std::lock_guard lock(mu_);  // the event expired on the server: create it anew
-      if (auto it = events_.find(key); it != events_.end()) it->second.name.clear();
-    } else {
-      break;  // the API is failing: the status patch's backoff covers it
+      events_.sent(ev, ok, gone, name);
+      stats_->events_suppressed = events_.suppressed();
     }
+    if (!ok && !gone) break;  // the API is failing: the status patch's backoff covers it
   }
 }
 
@@ -437,6 +386,7 @@ void KubernetesSink::run() {
         if (adopt()) {
           adopted_done_ = true;
           failures_ = 0;
+          stats_->backoff_seconds = 0;
         } else {
           ++failures_;
           retry_at_ = steady + backoff();
@@ -458,8 +408,9 @@ void KubernetesSink::run() {
     cv_.wait_until(lock, wake, [&] { return stop_ || (dirty_ && failures_ == 0); });
     dirty_ = false;
   }
-  // Stopping: one last attempt to write a change the API has not seen yet.
-  if (adopted_done_) {
+  // Stopping: one last attempt to write a change the API has not seen yet (not while it is
+  // failing: a timeout would hold up the agent's exit).
+  if (adopted_done_ && failures_ == 0) {
     const TimePoint now = WallClock::now();
     if (unsent(effective(now))) patch_status(now);
   }

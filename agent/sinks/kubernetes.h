@@ -12,7 +12,8 @@
 //   - on start the Node is read and the agent's existing conditions adopted: their
 //     lastTransitionTime is kept while the status agrees, and a True one is not turned False
 //     before the agent has watched for the adoption grace period (no false healthy window);
-//   - Events are aggregated per reason and object, and rate-limited by a token bucket.
+//   - Events are aggregated per reason and object, and rate-limited by a token bucket
+//     (kubernetes_events.h).
 #pragma once
 
 #include <chrono>
@@ -28,6 +29,7 @@
 #include <prometheus/collectable.h>
 
 #include "agent/kube/client.h"
+#include "agent/sinks/kubernetes_events.h"
 #include "nodehealth/clock.h"
 #include "nodehealth/condition.h"
 #include "nodehealth/result.h"
@@ -42,10 +44,7 @@ struct KubeOptions {
   bool remove_stale = false;
   std::string events_namespace = "default";
   std::chrono::milliseconds backoff_min{200}, backoff_max{7000};
-  // Event writes: a bucket of `event_burst` tokens refilled one per `event_refill`.
-  int event_burst = 20;
-  std::chrono::milliseconds event_refill{3000};
-  std::chrono::nanoseconds event_window = std::chrono::minutes(10);  // aggregation window
+  EventLimits events;  // aggregation window and the token bucket of Event writes
 };
 
 // What the sink reads from a Node: its uid and the conditions of the agent's own types.
@@ -76,12 +75,6 @@ class KubernetesSink final : public Sink {
     std::string type, status, reason, message;
     TimePoint transition{};
   };
-  struct Event {
-    std::string reason, message, type;  // type: Warning | Normal
-    uint64_t count = 0, written = 0;
-    std::string name;  // metadata.name once created
-    TimePoint first{}, last{};
-  };
 
   void run();
   bool adopt();
@@ -104,7 +97,7 @@ class KubernetesSink final : public Sink {
   bool stop_ = false;
   std::vector<Cond> desired_;                     // newest evaluation, API names
   std::map<std::string, std::string> published_;  // type -> status, for transition events
-  std::map<std::string, Event> events_;           // key -> aggregated event
+  EventAggregator events_;
   bool dirty_ = false;
 
   // Worker-only state.
@@ -117,8 +110,6 @@ class KubernetesSink final : public Sink {
   bool ever_patched_ = false;
   int failures_ = 0;
   std::chrono::steady_clock::time_point retry_at_{};
-  double tokens_ = 0;
-  std::chrono::steady_clock::time_point tokens_at_{};
   bool api_down_logged_ = false;
   std::thread worker_;
 };
