@@ -10,8 +10,9 @@ no kube-apiserver package on Debian). It enforces the real API's contract for th
   the patch survives, one in it replaces the fields it carries, `$patch: delete` removes it);
   a patch may only touch `status`; condition status must be True/False/Unknown and times
   RFC 3339; resourceVersion moves on every write;
-- POST /api/v1/namespaces/{ns}/events (409 AlreadyExists for a taken name, 422 without
-  involvedObject or reason) and PATCH .../events/{name} (404 when missing);
+- POST /api/v1/namespaces/{ns}/events (409 AlreadyExists for a taken name, 400 BadRequest when
+  metadata.namespace is not the request's, 422 without involvedObject kind/name or reason) and
+  PATCH .../events/{name} (404 when missing); events get a uid and a resourceVersion;
 - fault injection: the next N requests answer 500, 429 with Retry-After, 409, slowly, or are
   dropped without an answer; an outage mode drops every request;
 - a request log for the tests."""
@@ -102,6 +103,11 @@ class StandIn:
         with self.lock:
             return {c["type"]: dict(c) for c in self.nodes[name]["status"]["conditions"]}
 
+    def rotate_token(self, token):
+        """Token rotation: from now on only `token` is accepted (the old one gets 401)."""
+        with self.lock:
+            self.tokens = {token}
+
     def inject(self, kind, count=1):
         with self.lock:
             self.faults.append([kind, count])
@@ -166,7 +172,7 @@ class StandIn:
             def _handle(self, method):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                entry = {"time": time.monotonic(), "method": method, "path": self.path,
+                entry = {"time": time.monotonic(), "method": method, "path": self.path, "bytes": len(raw),
                          "content_type": self.headers.get("Content-Type", ""), "body": None,
                          "code": None, "auth": None}
                 try:
@@ -272,23 +278,40 @@ class StandIn:
 
     def _events(self, method, ns, name, ctype, body):
         if method == "POST" and name is None:
-            if not isinstance(body, dict) or not body.get("involvedObject") or not body.get("reason"):
-                return 422, status_obj(422, "Invalid", "involvedObject and reason are required")
-            ename = body.get("metadata", {}).get("name")
+            if not isinstance(body, dict):
+                return 400, status_obj(400, "BadRequest", "not a JSON object")
+            meta = body.get("metadata") or {}
+            if meta.get("namespace", ns) != ns:
+                return 400, status_obj(400, "BadRequest", "the namespace of the provided object "
+                                       "does not match the namespace sent on the request")
+            obj = body.get("involvedObject") or {}
+            if not obj.get("kind") or not obj.get("name") or not body.get("reason"):
+                return 422, status_obj(422, "Invalid",
+                                       "involvedObject.kind, involvedObject.name and reason are required")
+            ename = meta.get("name")
             if not ename:
                 return 422, status_obj(422, "Invalid", "metadata.name is required")
             if (ns, ename) in self.events:
                 return 409, status_obj(409, "AlreadyExists", 'events "%s" already exists' % ename)
-            self.events[(ns, ename)] = dict(body)
-            return 201, body
+            self.rv += 1
+            ev = copy.deepcopy(body)
+            ev["metadata"] = dict(meta, namespace=ns, uid="uid-event-%d" % self.rv,
+                                  resourceVersion=str(self.rv))
+            self.events[(ns, ename)] = ev
+            return 201, copy.deepcopy(ev)
         if method == "PATCH" and name is not None:
             if ctype.split(";")[0].strip() not in (SMP, "application/merge-patch+json"):
                 return 415, status_obj(415, "UnsupportedMediaType", "unknown format")
             ev = self.events.get((ns, name))
             if ev is None:
                 return 404, status_obj(404, "NotFound", 'events "%s" not found' % name)
-            ev.update(body)
-            return 200, ev
+            if not isinstance(body, dict) or "metadata" in body and \
+                    body["metadata"].get("name", name) != name:
+                return 422, status_obj(422, "Invalid", "a patch may not rename the event")
+            ev.update({k: v for k, v in body.items() if k != "metadata"})
+            self.rv += 1
+            ev["metadata"]["resourceVersion"] = str(self.rv)
+            return 200, copy.deepcopy(ev)
         return 405, status_obj(405, "MethodNotAllowed", "method not allowed")
 
 

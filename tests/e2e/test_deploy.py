@@ -7,11 +7,12 @@ here: the Dockerfile is checked for shape only, not built (no Docker engine)."""
 import glob
 import os
 import re
+import subprocess
 import unittest
 
 import yaml
 
-from harness import FIXTURES, ROOT, run_cli
+from harness import BIN, FIXTURES, ROOT, need_binary, run_cli
 
 DEPLOY = os.path.join(ROOT, "deploy")
 
@@ -140,6 +141,42 @@ class ManifestTest(unittest.TestCase):
         self.assertIn("COPY --from=build /src/build/nodehealth", text)
         ds = one("DaemonSet")
         self.assertEqual(ds["spec"]["template"]["spec"]["containers"][0]["image"], "nodehealth:0.1.0")
+
+    def test_runtime_stage_installs_every_library_the_binary_links(self):
+        """The image's second stage must carry the package of every shared library the agent
+        links (DT_NEEDED of the binary built here), or the DaemonSet crash-loops at start."""
+        need_binary("objdump")
+        need_binary("dpkg")
+        with open(os.path.join(DEPLOY, "Dockerfile")) as f:
+            text = f.read()
+        runtime = text[text.rindex("\nFROM "):]
+        m = re.search(r"apt-get install -y --no-install-recommends((?:\s+\\?\s*[a-z0-9.+-]+)+)",
+                      runtime)
+        self.assertIsNotNone(m, runtime)
+        installed = set(re.findall(r"[a-z0-9][a-z0-9.+-]+", m.group(1)))
+        base = {"libc6", "libgcc-s1", "libstdc++6"}  # in debian:12-slim (apt needs them)
+        needed = re.findall(r"^\s*NEEDED\s+(\S+)$",
+                            subprocess.run(["objdump", "-p", BIN], capture_output=True,
+                                           text=True, check=True).stdout, re.M)
+        self.assertIn("libcurl.so.4", needed)
+        cache = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
+        missing = []
+        for lib in needed:
+            paths = re.findall(r"^\s*%s \(libc6,x86-64[^)]*\) => (\S+)$" % re.escape(lib), cache, re.M)
+            self.assertTrue(paths, lib)
+            real = os.path.realpath(paths[0])
+            candidates = {paths[0], real} | {"/usr" + p for p in (paths[0], real)
+                                              if not p.startswith("/usr/")}
+            pkg = None
+            for c in sorted(candidates):
+                r = subprocess.run(["dpkg", "-S", c], capture_output=True, text=True)
+                if r.returncode == 0:
+                    pkg = r.stdout.split(":")[0]
+                    break
+            self.assertIsNotNone(pkg, "no package owns %s" % lib)
+            if pkg not in installed | base:
+                missing.append("%s (%s)" % (lib, pkg))
+        self.assertEqual(missing, [], "the Dockerfile's runtime stage lacks these")
 
 
 if __name__ == "__main__":
