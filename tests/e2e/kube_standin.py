@@ -117,7 +117,7 @@ class StandIn:
             return [r for r in self.log if (method is None or r["method"] == method) and
                     (path_re is None or re.search(path_re, r["path"])) and r["time"] >= since]
 
-    def kubeconfig(self, path, token=None, client_cert=False, token_file=None):
+    def kubeconfig(self, path, token=None, client_cert=False, token_file=None, host="127.0.0.1"):
         def b64(p):
             import base64
             with open(p, "rb") as f:
@@ -132,7 +132,8 @@ class StandIn:
             user["client-key-data"] = b64(self.pki["client.key"])
         doc = {"apiVersion": "v1", "kind": "Config", "current-context": "test",
                "clusters": [{"name": "standin", "cluster": {
-                   "server": self.url, "certificate-authority-data": b64(self.pki["ca.crt"])}}],
+                   "server": "https://%s:%d" % (host, self.port),
+                   "certificate-authority-data": b64(self.pki["ca.crt"])}}],
                "users": [{"name": "agent", "user": user}],
                "contexts": [{"name": "test", "context": {"cluster": "standin", "user": "agent"}}]}
         with open(path, "w") as f:

@@ -252,6 +252,19 @@ class KubernetesSinkTest(unittest.TestCase):
                            what="a patch authenticated by client certificate")
                 self.assertEqual(s.requests("PATCH", r"/status$")[0]["auth"], "cert")
 
+    def test_server_by_host_name(self):
+        # A kubeconfig naming its server by host name (as most do): the name is resolved (by
+        # libcurl's resolver thread) and checked against the certificate, inside the sandbox.
+        with StandIn(self.pki) as s, small_fs() as mnt:
+            s.add_node(NODE, KUBELET_CONDITIONS)
+            kc = self.kubeconfig(s, token="test-token", host="localhost")
+            with Agent("--kubeconfig", kc, config=config(mnt)) as agent:
+                wait_until(lambda: "DiskEvictionThresholdMet" in s.conditions(NODE), 10,
+                           what="first patch via https://localhost")
+                self.assertIn("https://localhost:%d" % s.port, open(kc).read())
+                time.sleep(1)
+                self.assertIsNone(agent.proc.poll(), agent.logs())
+
     def test_in_cluster_configuration(self):
         with StandIn(self.pki) as s, small_fs() as mnt:
             s.add_node(NODE, KUBELET_CONDITIONS)
