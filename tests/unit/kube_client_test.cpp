@@ -1,6 +1,7 @@
 // Kubeconfig parsing and base64, without a cluster.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <fstream>
 
 #include "agent/kube/client.h"
@@ -108,4 +109,47 @@ TEST_CASE("a Node response: the agent's conditions, garbage refused", "[kube][fu
   CHECK(n->conditions[1].last_transition == TimePoint{});
   CHECK_FALSE(sinks::parse_node("[1,2"));
   CHECK_FALSE(sinks::parse_node("{\"status\":{}}"));
+}
+
+TEST_CASE("in-cluster: the service host and port, the service account's token and CA", "[kube]") {
+  testing::TempDir d;
+  const char* saved_host = std::getenv("KUBERNETES_SERVICE_HOST");
+  const char* saved_port = std::getenv("KUBERNETES_SERVICE_PORT");
+  const std::string host = saved_host ? saved_host : "", port = saved_port ? saved_port : "";
+  ::unsetenv("KUBERNETES_SERVICE_HOST");
+  ::unsetenv("KUBERNETES_SERVICE_PORT");
+  CHECK_FALSE(kube::in_cluster_config(d.path()).has_value());  // not in a pod: off
+
+  ::setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
+  ::setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+  auto missing = kube::in_cluster_config(d.path());
+  REQUIRE(missing.has_value());
+  REQUIRE_FALSE(*missing);  // in a pod without a token: an error naming the file
+  CHECK_THAT(missing->error().message, Catch::Contains(d.path() + "/token"));
+
+  write_file(d, "token", "eyJhbGciOi\n");
+  write_file(d, "ca.crt", "-----BEGIN CERTIFICATE-----\n");
+  auto c = kube::in_cluster_config(d.path());
+  REQUIRE(c.has_value());
+  REQUIRE(*c);
+  CHECK((*c)->server == "https://10.96.0.1:443");
+  CHECK((*c)->token_file == d.path() + "/token");  // re-read by the client, never cached here
+  CHECK((*c)->token.empty());
+  CHECK((*c)->ca_file == d.path() + "/ca.crt");
+  CHECK((*c)->origin == "in-cluster");
+
+  ::setenv("KUBERNETES_SERVICE_HOST", "fd00:10:96::1", 1);
+  auto v6 = kube::in_cluster_config(d.path());
+  REQUIRE(v6.has_value());
+  REQUIRE(*v6);
+  CHECK((*v6)->server == "https://[fd00:10:96::1]:443");
+
+  if (saved_host)
+    ::setenv("KUBERNETES_SERVICE_HOST", host.c_str(), 1);
+  else
+    ::unsetenv("KUBERNETES_SERVICE_HOST");
+  if (saved_port)
+    ::setenv("KUBERNETES_SERVICE_PORT", port.c_str(), 1);
+  else
+    ::unsetenv("KUBERNETES_SERVICE_PORT");
 }
