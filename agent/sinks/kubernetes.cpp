@@ -96,7 +96,7 @@ struct KubernetesSink::Stats {
   std::mutex mu;
   std::map<std::tuple<std::string, std::string, std::string>, uint64_t> requests;
   double last_success = 0;
-  std::atomic<uint64_t> events_suppressed{0};
+  std::atomic<uint64_t> events_suppressed{0}, events_rejected{0};
   std::atomic<int> up{0};
   std::atomic<double> backoff_seconds{0};  // the current retry delay, 0 when healthy
 };
@@ -134,6 +134,11 @@ std::vector<prometheus::MetricFamily> KubeMetrics::Collect() const {
       "The delay before the next retry of a failed Kubernetes API request; 0 when it answers.",
       MetricType::Gauge,
       {}};
+  prometheus::MetricFamily rej{"nodehealth_kubernetes_events_rejected_total",
+                               "Event occurrences dropped because the API refused their write "
+                               "(400, 403, 422: a bad object or missing RBAC).",
+                               MetricType::Counter,
+                               {}};
   prometheus::MetricFamily sup{"nodehealth_kubernetes_events_suppressed_total",
                                "Event writes saved by aggregation and rate limiting.",
                                MetricType::Counter,
@@ -149,8 +154,9 @@ std::vector<prometheus::MetricFamily> KubeMetrics::Collect() const {
   add_sample(up, {}, s_->up.load());
   add_sample(backoff, {}, s_->backoff_seconds.load());
   add_sample(sup, {}, double(s_->events_suppressed.load()));
+  add_sample(rej, {}, double(s_->events_rejected.load()));
   std::vector<prometheus::MetricFamily> out;
-  for (auto* f : {&req, &up, &last, &backoff, &sup})
+  for (auto* f : {&req, &up, &last, &backoff, &sup, &rej})
     if (!f->metric.empty()) out.push_back(std::move(*f));
   return out;
 }
@@ -354,14 +360,19 @@ void KubernetesSink::flush_events(TimePoint now) {
                            body.dump());
       record("patch", "events", r ? r->code : 0);
     }
-    const bool ok = r && r->code >= 200 && r->code < 300;
-    const bool gone = r && r->code == 404 && !ev.name.empty();
+    const auto outcome = EventAggregator::outcome(r ? r->code : 0, !ev.name.empty());
     {
       std::lock_guard lock(mu_);
-      events_.sent(ev, ok, gone, name);
+      events_.sent(ev, outcome, name);
       stats_->events_suppressed = events_.suppressed();
+      stats_->events_rejected = events_.rejected();
     }
-    if (!ok && !gone) break;  // the API is failing: the status patch's backoff covers it
+    if (outcome == EventAggregator::Outcome::kRejected && !events_rejected_logged_) {
+      events_rejected_logged_ = true;  // once: RBAC or a bad object does not fix itself
+      spdlog::warn("kubernetes: events: the API refuses them, dropping: HTTP {}: {}", r->code,
+                   r->body.substr(0, 200));
+    }
+    if (outcome == EventAggregator::Outcome::kFailed) break;  // the status backoff covers it
   }
 }
 

@@ -111,6 +111,7 @@ class KubernetesSink final : public Sink {
   int failures_ = 0;
   std::chrono::steady_clock::time_point retry_at_{};
   bool api_down_logged_ = false;
+  bool events_rejected_logged_ = false;
   std::thread worker_;
 };
 

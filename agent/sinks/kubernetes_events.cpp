@@ -93,17 +93,33 @@ std::vector<EventWrite> EventAggregator::due(TimePoint now, Steady steady) {
   return out;
 }
 
-void EventAggregator::sent(const EventWrite& w, bool ok, bool gone, const std::string& name) {
+EventAggregator::Outcome EventAggregator::outcome(long code, bool had_name) {
+  if (code >= 200 && code < 300) return Outcome::kWritten;
+  if (code == 404 && had_name) return Outcome::kGone;
+  if (code == 400 || code == 403 || code == 404 || code == 422) return Outcome::kRejected;
+  return Outcome::kFailed;
+}
+
+void EventAggregator::sent(const EventWrite& w, Outcome outcome, const std::string& name) {
   tokens_ = std::max(0.0, tokens_ - 1);
   auto it = events_.find(w.key);
   if (it == events_.end() || it->second.first != w.first) return;  // replaced meanwhile
   Entry& e = it->second;
-  if (ok) {
-    if (w.count > e.written) suppressed_ += w.count - e.written - 1;
-    e.written = std::max(e.written, w.count);
-    e.name = name;
-  } else if (gone) {
-    e.name.clear();  // the next occurrence creates it anew, with the full count
+  switch (outcome) {
+    case Outcome::kWritten:
+      if (w.count > e.written) suppressed_ += w.count - e.written - 1;
+      e.written = std::max(e.written, w.count);
+      e.name = name;
+      break;
+    case Outcome::kGone:
+      e.name.clear();  // the next occurrence creates it anew, with the full count
+      break;
+    case Outcome::kRejected:
+      if (w.count > e.written) rejected_ += w.count - e.written;
+      e.written = std::max(e.written, w.count);  // retrying would be refused the same way
+      break;
+    case Outcome::kFailed:
+      break;
   }
 }
 

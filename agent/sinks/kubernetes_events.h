@@ -50,11 +50,18 @@ class EventAggregator {
   // The writes due, at most as many as there are tokens: transitions first, then the oldest.
   // Forgets events written in full and quiet for a window.
   std::vector<EventWrite> due(TimePoint now, Steady steady);
-  // The outcome of one write from due(): it took a token either way. ok: the Event `name` now
-  // holds `count`; gone: the Event expired on the server (404), create it anew next time.
-  void sent(const EventWrite& w, bool ok, bool gone, const std::string& name);
+  // The outcome of one write from due(); it took a token either way.
+  enum class Outcome {
+    kWritten,   // the Event `name` now holds the write's count
+    kGone,      // 404: the Event expired on the server, create it anew with the next occurrence
+    kFailed,    // no answer, 5xx, 409, 429: try again
+    kRejected,  // 400, 403, 422: the API will not take it (bad object, RBAC): drop, not retry
+  };
+  void sent(const EventWrite& w, Outcome outcome, const std::string& name);
+  static Outcome outcome(long http_code, bool had_name);  // 0: no answer
 
   uint64_t suppressed() const { return suppressed_; }  // occurrences that cost no write
+  uint64_t rejected() const { return rejected_; }      // occurrences the API refused
   size_t pending() const;                              // events with unwritten occurrences
   size_t size() const { return events_.size(); }
 
@@ -73,7 +80,7 @@ class EventAggregator {
   size_t oom_keys_ = 0;
   double tokens_;
   Steady tokens_at_;
-  uint64_t suppressed_ = 0;
+  uint64_t suppressed_ = 0, rejected_ = 0;
 };
 
 }  // namespace nodehealth::sinks

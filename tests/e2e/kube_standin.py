@@ -13,6 +13,7 @@ no kube-apiserver package on Debian). It enforces the real API's contract for th
 - POST /api/v1/namespaces/{ns}/events (409 AlreadyExists for a taken name, 400 BadRequest when
   metadata.namespace is not the request's, 422 without involvedObject kind/name or reason) and
   PATCH .../events/{name} (404 when missing); events get a uid and a resourceVersion;
+- RBAC: paths made forbidden answer 403 Forbidden;
 - fault injection: the next N requests answer 500, 429 with Retry-After, 409, slowly, or are
   dropped without an answer; an outage mode drops every request;
 - a request log for the tests."""
@@ -67,6 +68,7 @@ class StandIn:
         self.log = []  # dicts: time, method, path, content_type, body, code, auth
         self.faults = []  # list of [kind, remaining]
         self.outage = False
+        self.forbidden = set()  # path regexes answered 403, as missing RBAC grants are
         self.lock = threading.Lock()
         self.rv = 1000
         handler = self._handler()
@@ -209,6 +211,11 @@ class StandIn:
                 if not entry["auth"]:
                     entry["code"] = 401
                     return self._reply(401, status_obj(401, "Unauthorized", "Unauthorized"))
+                if any(re.search(f, self.path) for f in standin.forbidden):
+                    entry["code"] = 403
+                    return self._reply(403, status_obj(
+                        403, "Forbidden", 'User "system:serviceaccount:nodehealth:nodehealth" '
+                        'cannot %s resource at %s' % (method.lower(), self.path)))
                 code, obj = standin._serve(method, self.path, entry["content_type"], entry["body"])
                 entry["code"] = code
                 self._reply(code, obj)

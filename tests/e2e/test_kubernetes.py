@@ -252,6 +252,27 @@ class KubernetesSinkTest(unittest.TestCase):
                            what="a patch authenticated by client certificate")
                 self.assertEqual(s.requests("PATCH", r"/status$")[0]["auth"], "cert")
 
+    def test_events_forbidden_by_rbac_are_dropped_not_retried(self):
+        # A role without the events grant: the conditions still reach the Node, each refused
+        # Event costs one request, and the refusal is logged once and counted.
+        with StandIn(self.pki) as s, small_fs() as mnt:
+            s.add_node(NODE, KUBELET_CONDITIONS)
+            s.forbidden = {r"/events"}
+            with Agent("--kubeconfig", self.kubeconfig(s, token="test-token"),
+                       config=config(mnt)) as agent:
+                wait_until(lambda: "DiskEvictionThresholdMet" in s.conditions(NODE), 10,
+                           what="first patch")
+                fill(mnt)
+                wait_until(lambda: s.conditions(NODE)["DiskEvictionThresholdMet"]["status"] == "True",
+                           5, what="the flip, without Events")
+                wait_until(lambda: s.requests(path_re=r"/events"), 5, what="the Event attempt")
+                time.sleep(4)  # the agent publishes every 200 ms: no retry of the refused Event
+                writes = s.requests(path_re=r"/events")
+                self.assertEqual([w["code"] for w in writes], [403])
+                self.assertEqual(agent.logs().count("the API refuses them"), 1)
+                self.assertIn("nodehealth_kubernetes_events_rejected_total 1", agent.metrics())
+                empty(mnt)
+
     def test_server_by_host_name(self):
         # A kubeconfig naming its server by host name (as most do): the name is resolved (by
         # libcurl's resolver thread) and checked against the certificate, inside the sandbox.

@@ -33,7 +33,7 @@ struct Server {
       const std::string name = w.name.empty() ? "ev" + std::to_string(next++) : w.name;
       events[name] = w;
       ++writes;
-      agg.sent(w, true, false, name);
+      agg.sent(w, EventAggregator::Outcome::kWritten, name);
     }
     return due;
   }
@@ -169,15 +169,41 @@ TEST_CASE("an Event gone from the server is created anew with its full count; fa
   s.agg.oom_kill(kill(2, "p"), s.now);
   auto due = s.agg.due(s.now, s.steady);
   REQUIRE(due.size() == 1);
-  s.agg.sent(due[0], false, true, "");  // 404: expired on the server
+  s.agg.sent(due[0], EventAggregator::outcome(404, true), "");  // expired on the server
   s.agg.oom_kill(kill(3, "p"), s.now);
   due = s.agg.due(s.now, s.steady);
   REQUIRE(due.size() == 1);
   CHECK(due[0].name.empty());
   CHECK(due[0].count == 3);
-  s.agg.sent(due[0], false, false, "");  // a 500: still pending, and it cost a token
+  s.agg.sent(due[0], EventAggregator::outcome(500, false), "");  // pending, cost a token
   CHECK(s.agg.pending() == 1);
   due = s.agg.due(s.now, s.steady);
   REQUIRE(due.size() == 1);
   CHECK(due[0].count == 3);
+}
+
+TEST_CASE("Events the API refuses (RBAC, a bad object) are dropped, not retried forever",
+          "[kube]") {
+  using O = EventAggregator::Outcome;
+  CHECK(EventAggregator::outcome(201, false) == O::kWritten);
+  CHECK(EventAggregator::outcome(404, true) == O::kGone);
+  CHECK(EventAggregator::outcome(404, false) == O::kRejected);  // no such namespace
+  CHECK(EventAggregator::outcome(403, false) == O::kRejected);
+  CHECK(EventAggregator::outcome(422, true) == O::kRejected);
+  CHECK(EventAggregator::outcome(0, false) == O::kFailed);
+  CHECK(EventAggregator::outcome(409, false) == O::kFailed);
+  CHECK(EventAggregator::outcome(429, false) == O::kFailed);
+  CHECK(EventAggregator::outcome(503, false) == O::kFailed);
+  Server s;
+  for (int i = 0; i < 5; ++i) s.agg.oom_kill(kill(i, "p"), s.now);
+  auto due = s.agg.due(s.now, s.steady);
+  REQUIRE(due.size() == 1);
+  s.agg.sent(due[0], EventAggregator::outcome(403, false), "");
+  CHECK(s.agg.rejected() == 5);
+  CHECK(s.agg.pending() == 0);
+  CHECK(s.agg.due(s.now, s.steady).empty());
+  s.agg.oom_kill(kill(6, "p"), s.now);  // a new occurrence is tried again (RBAC may be fixed)
+  due = s.agg.due(s.now, s.steady);
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].count == 6);
 }
