@@ -7,12 +7,15 @@ here: the Dockerfile is checked for shape only, not built (no Docker engine)."""
 import glob
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import unittest
 
 import yaml
 
-from harness import BIN, FIXTURES, ROOT, need_binary, run_cli
+from harness import (BIN, FIXTURES, ROOT, http_get, need_binary, need_root, run_cli,
+                     wait_until)
 
 DEPLOY = os.path.join(ROOT, "deploy")
 
@@ -108,7 +111,8 @@ class ManifestTest(unittest.TestCase):
         self.assertTrue(sc["readOnlyRootFilesystem"])
         self.assertFalse(sc["allowPrivilegeEscalation"])
         self.assertLessEqual(set(sc["capabilities"]["add"]),
-                             {"BPF", "PERFMON", "SYS_ADMIN", "SYS_RESOURCE", "DAC_READ_SEARCH"})
+                             {"BPF", "PERFMON", "SYS_ADMIN", "SYS_RESOURCE", "DAC_READ_SEARCH",
+                              "SYS_PTRACE", "SETPCAP"})
         for m in c["volumeMounts"]:
             self.assertTrue(m.get("readOnly"), m)
         self.assertIn("--host-root=/host", c["args"])
@@ -141,6 +145,46 @@ class ManifestTest(unittest.TestCase):
         self.assertIn("COPY --from=build /src/build/nodehealth", text)
         ds = one("DaemonSet")
         self.assertEqual(ds["spec"]["template"]["spec"]["containers"][0]["image"], "nodehealth:0.1.0")
+
+    def test_agent_runs_with_exactly_the_daemonsets_capabilities(self):
+        """The container gets only the capabilities the DaemonSet adds (root's permitted set is
+        the bounding set): the agent must start with exactly those, its probes loaded and its
+        sandbox applied, and answer /healthz. setpriv stands in for the container runtime."""
+        need_root()
+        need_binary("setpriv")
+        (c,) = one("DaemonSet")["spec"]["template"]["spec"]["containers"]
+        caps = c["securityContext"]["capabilities"]
+        self.assertEqual(caps["drop"], ["ALL"])
+        bounding = "-all," + ",".join("+" + cap.lower() for cap in caps["add"])
+        d = tempfile.mkdtemp(prefix="nodehealth-e2e-")
+        log_path = os.path.join(d, "agent.log")
+        config = os.path.join(DEPLOY, "host", "config.yaml")  # the ConfigMap's content
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(["setpriv", "--bounding-set", bounding, "--inh-caps=-all",
+                                     "--", BIN, "run", "--config", config,
+                                     "--listen-address", "127.0.0.1:0"],
+                                    stdout=log, stderr=subprocess.STDOUT)
+        try:
+            def port():
+                with open(log_path) as f:
+                    text = f.read()
+                self.assertIsNone(proc.poll(), "the agent exited:\n" + text)
+                m = re.search(r"nodehealth started: .* port=(\d+)", text)
+                return m and int(m.group(1))
+            p = wait_until(port, 30, what="the agent to listen")
+            wait_until(lambda: http_get(p, "/healthz")[0] == 200, 20, what="/healthz 200")
+            with open(log_path) as f:
+                text = f.read()
+            self.assertIn("sandbox: seccomp=enforce", text)
+            self.assertNotIn("critical", text)
+            with open("/proc/%d/status" % proc.pid) as f:
+                status = f.read()
+            print("  with %s: %s" % (", ".join(caps["add"]),
+                                     re.search(r"^CapEff:\s+(\S+)$", status, re.M).group(0)))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+            shutil.rmtree(d, ignore_errors=True)
 
     def test_runtime_stage_installs_every_library_the_binary_links(self):
         """The image's second stage must carry the package of every shared library the agent
