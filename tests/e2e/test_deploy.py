@@ -177,6 +177,8 @@ class ManifestTest(unittest.TestCase):
                 text = f.read()
             self.assertIn("sandbox: seccomp=enforce", text)
             self.assertNotIn("critical", text)
+            self.assertIn("probe up: name=oom", text)  # BPF, PERFMON are enough for the probes
+            self.assertNotIn("probe down", text)
             with open("/proc/%d/status" % proc.pid) as f:
                 status = f.read()
             print("  with %s: %s" % (", ".join(caps["add"]),
