@@ -115,6 +115,16 @@ TEST_CASE("load_config: no file and no directory gives the defaults", "[config]"
   CHECK_FALSE(cfg->kubelet_config_explicit);
   CHECK(cfg->source_enabled.empty());
   CHECK(cfg->source_on("procfs"));
+  CHECK(cfg->kubepods_cgroup.empty());
+  CHECK(cfg->memory_stall_percent == 10);
+  CHECK(cfg->io_stall_percent == 10);
+  CHECK(cfg->forecast_horizon == 10min);
+  CHECK(cfg->forecast_window == 5min);
+  CHECK(cfg->psi_triggers);
+  CHECK(cfg->psi_trigger_stall == 200ms);
+  CHECK(cfg->psi_trigger_window == 2s);
+  CHECK(cfg->sandbox_seccomp == "enforce");
+  CHECK(cfg->sandbox_drop_capabilities);
   // facts §1: evictionHard absent -> the kubelet's Linux defaults.
   check_default_eviction(*cfg);
 }
@@ -150,6 +160,21 @@ TEST_CASE("load_config: every key set", "[config]") {
       "  pid.available: 10%\n"
       "mergeDefaultEvictionSettings: false\n"
       "evictionPressureTransitionPeriod: 30s\n"
+      "kubepodsCgroup: kubepods\n"
+      "contention:\n"
+      "  memoryStallPercent: 2.5\n"
+      "  ioStallPercent: 40\n"
+      "forecast:\n"
+      "  horizon: 2m\n"
+      "  window: 90s\n"
+      "psiTriggers:\n"
+      "  enabled: false\n"
+      "  stall: 150ms\n"
+      "  window: 1s\n"
+      "checkpointDir: /srv/checkpoints\n"
+      "sandbox:\n"
+      "  seccomp: log\n"
+      "  dropCapabilities: false\n"
       "sources:\n"
       "  psi:\n"
       "    enabled: false\n"
@@ -170,6 +195,17 @@ TEST_CASE("load_config: every key set", "[config]") {
   CHECK(is_quantity(c.eviction.hard.at("allocatableMemory.available"), 200.0 * 1024 * 1024));
   CHECK(is_percent(c.eviction.hard.at("pid.available"), 0.10));
   CHECK(c.eviction.pressure_transition_period == 30s);
+  CHECK(c.kubepods_cgroup == "kubepods");
+  CHECK(c.memory_stall_percent == 2.5);
+  CHECK(c.io_stall_percent == 40);
+  CHECK(c.forecast_horizon == 2min);
+  CHECK(c.forecast_window == 90s);
+  CHECK_FALSE(c.psi_triggers);
+  CHECK(c.psi_trigger_stall == 150ms);
+  CHECK(c.psi_trigger_window == 1s);
+  CHECK(c.checkpoint_dir == "/srv/checkpoints");
+  CHECK(c.sandbox_seccomp == "log");
+  CHECK_FALSE(c.sandbox_drop_capabilities);
   CHECK_FALSE(c.source_on("psi"));
   CHECK(c.source_on("procfs"));
   CHECK(c.source_on("cgroup"));  // not listed: enabled
@@ -600,4 +636,102 @@ TEST_CASE("kubernetes: sink settings and their errors", "[config][kube]") {
       ":4: kubernetes.heartbeatInterval: must be between 1s and 1h, got \"100ms\"");
   CHECK(load_error("kubernetes:\n  kubeconfg: /x\n", 4, "kubernetes.kubeconfg") ==
         ":4: kubernetes.kubeconfg: unknown key, did you mean \"kubeconfig\"?");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The agent's early warnings and its sandbox: contention.*, forecast.*, psiTriggers.*, sandbox.*
+
+TEST_CASE("contention: PSI percentages 0 < x <= 100, errors name file, line and key",
+          "[config]") {
+  CHECK(load_ok("contention:\n  ioStallPercent: 100\n").io_stall_percent == 100);
+  CHECK(load_ok("contention:\n  ioStallPercent: 0.5\n").io_stall_percent == 0.5);
+  // One key set leaves the other at its default.
+  CHECK(load_ok("contention:\n  ioStallPercent: 30\n").memory_stall_percent == 10);
+  CHECK(load_error("contention:\n  ioStallPercent: 0\n", 4, "contention.ioStallPercent") ==
+        ":4: contention.ioStallPercent: must be a percentage with 0 < x <= 100, got 0");
+  CHECK(load_error("contention:\n  ioStallPercent: 100.5\n", 4, "contention.ioStallPercent") ==
+        ":4: contention.ioStallPercent: must be a percentage with 0 < x <= 100, got 100.5");
+  CHECK(load_error("contention:\n  memoryStallPercent: -3\n", 4,
+                   "contention.memoryStallPercent") ==
+        ":4: contention.memoryStallPercent: must be a percentage with 0 < x <= 100, got -3");
+  CHECK(load_error("contention:\n  ioStallPercent: \"10%\"\n", 4, "contention.ioStallPercent") ==
+        ":4: contention.ioStallPercent: must be a number (a percentage, 0 < x <= 100), got "
+        "string \"10%\"");
+  CHECK(load_error("contention:\n  ioStalPercent: 10\n", 4, "contention.ioStalPercent") ==
+        ":4: contention.ioStalPercent: unknown key, did you mean \"ioStallPercent\"?");
+  CHECK(load_error("contention:\n  cpuStallPercent: 10\n", 4, "contention.cpuStallPercent") ==
+        ":4: contention.cpuStallPercent: unknown key");
+  CHECK(load_error("contention: 10\n", 3, "contention") ==
+        ":3: contention: must be a mapping, got number 10");
+}
+
+TEST_CASE("forecast: horizon 1m..24h, window 1m..1h", "[config]") {
+  CHECK(load_ok("forecast:\n  horizon: 1m\n").forecast_horizon == 1min);
+  CHECK(load_ok("forecast:\n  horizon: 24h\n").forecast_horizon == 24h);
+  CHECK(load_ok("forecast:\n  window: 1m\n").forecast_window == 1min);
+  CHECK(load_ok("forecast:\n  window: 1h\n").forecast_window == 1h);
+  CHECK(load_ok("forecast:\n  window: 2m\n").forecast_horizon == 10min);  // the default
+  CHECK(load_error("forecast:\n  horizon: 30s\n", 4, "forecast.horizon") ==
+        ":4: forecast.horizon: must be between 1m and 24h, got \"30s\"");
+  CHECK(load_error("forecast:\n  horizon: 25h\n", 4, "forecast.horizon") ==
+        ":4: forecast.horizon: must be between 1m and 24h, got \"25h\"");
+  CHECK(load_error("forecast:\n  horizon: 10m\n  window: 61m\n", 5, "forecast.window") ==
+        ":5: forecast.window: must be between 1m and 1h, got \"61m\"");
+  CHECK(load_error("forecast:\n  window: 59s\n", 4, "forecast.window") ==
+        ":4: forecast.window: must be between 1m and 1h, got \"59s\"");
+  CHECK(load_error("forecast:\n  window: 300\n", 4, "forecast.window") ==
+        ":4: forecast.window: must be a duration string such as \"1s\" or \"500ms\", got "
+        "number 300");
+  CHECK(load_error("forecast:\n  windw: 5m\n", 4, "forecast.windw") ==
+        ":4: forecast.windw: unknown key, did you mean \"window\"?");
+  CHECK(load_error("forecast: 10m\n", 3, "forecast") ==
+        ":3: forecast: must be a mapping, got string \"10m\"");
+}
+
+TEST_CASE("psiTriggers: enabled, window 500ms..10s, a stall shorter than the window",
+          "[config]") {
+  const nc::Config on = load_ok("psiTriggers:\n  window: 10s\n  stall: 9s\n");
+  CHECK(on.psi_triggers);
+  CHECK(on.psi_trigger_window == 10s);
+  CHECK(on.psi_trigger_stall == 9s);
+  CHECK(load_ok("psiTriggers:\n  window: 500ms\n  stall: 1ms\n").psi_trigger_stall == 1ms);
+  CHECK_FALSE(load_ok("psiTriggers:\n  enabled: false\n").psi_triggers);
+  CHECK(load_error("psiTriggers:\n  enabled: 1\n", 4, "psiTriggers.enabled") ==
+        ":4: psiTriggers.enabled: must be true or false, got number 1");
+  CHECK(load_error("psiTriggers:\n  window: 100ms\n", 4, "psiTriggers.window") ==
+        ":4: psiTriggers.window: must be between 500ms and 10s, got \"100ms\"");
+  CHECK(load_error("psiTriggers:\n  window: 11s\n", 4, "psiTriggers.window") ==
+        ":4: psiTriggers.window: must be between 500ms and 10s, got \"11s\"");
+  CHECK(load_error("psiTriggers:\n  stall: 0s\n", 4, "psiTriggers.stall") ==
+        ":4: psiTriggers.stall: must be between 1ms and 10s, got \"0s\"");
+  // Against the default window (2s) when only the stall is set.
+  CHECK(load_error("psiTriggers:\n  stall: 2s\n", 4, "psiTriggers.stall") ==
+        ":4: psiTriggers.stall: must be shorter than psiTriggers.window");
+  CHECK(load_error("psiTriggers:\n  window: 1s\n  stall: 1500ms\n", 5, "psiTriggers.stall") ==
+        ":5: psiTriggers.stall: must be shorter than psiTriggers.window");
+  CHECK(load_error("psiTriggers:\n  stal: 1s\n", 4, "psiTriggers.stal") ==
+        ":4: psiTriggers.stal: unknown key, did you mean \"stall\"?");
+}
+
+TEST_CASE("sandbox: seccomp enforce|log|off, dropCapabilities", "[config]") {
+  CHECK(load_ok("sandbox:\n  seccomp: off\n").sandbox_seccomp == "off");
+  CHECK(load_ok("sandbox:\n  seccomp: enforce\n").sandbox_drop_capabilities);
+  CHECK(load_error("sandbox:\n  seccomp: strict\n", 4, "sandbox.seccomp") ==
+        ":4: sandbox.seccomp: must be enforce, log or off, got \"strict\"");
+  CHECK(load_error("sandbox:\n  dropCapabilities: \"no\"\n", 4, "sandbox.dropCapabilities") ==
+        ":4: sandbox.dropCapabilities: must be true or false, got string \"no\"");
+  CHECK(load_error("sandbox:\n  seccmp: off\n", 4, "sandbox.seccmp") ==
+        ":4: sandbox.seccmp: unknown key, did you mean \"seccomp\"?");
+}
+
+TEST_CASE("early-warning errors in a drop-in are blamed on the drop-in's line",
+          "[config][layered]") {
+  TempDir dir;
+  const std::string main = dir.write("config.yaml", kHeader + "forecast:\n  horizon: 5m\n");
+  const std::string drop = dir.write("conf.d/20-psi.conf",
+                                     kHeader + "psiTriggers:\n  enabled: true\n  window: 20s\n");
+  auto r = nc::load_config(main, dir.path() + "/conf.d", kSources);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message ==
+        drop + ":5: psiTriggers.window: must be between 500ms and 10s, got \"20s\"");
 }
