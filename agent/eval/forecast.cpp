@@ -37,6 +37,9 @@ double median(std::vector<double>& v) {
 ForecastOptions sanitize(ForecastOptions o) {
   if (o.bucket <= nanoseconds::zero()) o.bucket = ForecastOptions{}.bucket;
   if (o.window < o.bucket) o.window = o.bucket;
+  // The buckets in a window span less than the window itself: a min_span at or near the window
+  // (60 s with forecast.window: 1m) could never be met, and no forecast would ever be made.
+  if (o.min_span > o.window / 2) o.min_span = o.window / 2;
   return o;
 }
 

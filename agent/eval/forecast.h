@@ -64,12 +64,14 @@ namespace nodehealth::eval {
 struct ForecastOptions {
   std::chrono::nanoseconds window = std::chrono::minutes(5);     // history used for the trend
   std::chrono::nanoseconds bucket = std::chrono::seconds(5);     // samples averaged per bucket
-  std::chrono::nanoseconds min_span = std::chrono::seconds(60);  // no forecast from less history
+  // No forecast from less history; at most window/2 (a longer one is lowered to that).
+  std::chrono::nanoseconds min_span = std::chrono::seconds(60);
   std::size_t min_buckets = 6;                                   // (at least 2 are always needed)
 };
 
 // Bounded history of one signal: at most window/bucket buckets (each the mean of its samples).
-// A bucket <= 0 is replaced by the default (5 s), a window shorter than one bucket by one bucket.
+// A bucket <= 0 is replaced by the default (5 s), a window shorter than one bucket by one bucket,
+// a min_span above window/2 by window/2.
 class SignalHistory {
  public:
   // One bucket: the samples whose time falls in [index * bucket, (index + 1) * bucket) since the

@@ -394,6 +394,19 @@ TEST_CASE("options: other windows and bad buckets", "[forecast][eval]") {
     feed(h, 0, 60, 1, memory);
     CHECK(h.buckets() == 1);
   }
+  SECTION("a 1 min window (forecast.window's minimum) with the default min_span") {
+    // The buckets in a 1 min window span under 60 s, the default min_span: it is lowered to
+    // 30 s, or there would never be a forecast.
+    SignalHistory h(ForecastOptions{.window = 1min});
+    CHECK(h.options().min_span == 30s);
+    feed(h, 0, 29, 1, memory);
+    CHECK_FALSE(eval::forecast(h, kThreshold, at(29)).slope_per_second);
+    feed(h, 30, 600, 1, memory);
+    CHECK(h.buckets() == 12);
+    const Forecast f = eval::forecast(h, kThreshold, at(600));
+    REQUIRE(f.until_threshold);
+    CHECK(std::abs(seconds(*f.until_threshold) - (4096 - 600 - 100)) < 1e-3);
+  }
   SECTION("a 1 min window of 2 s buckets") {
     SignalHistory h(ForecastOptions{.window = 1min, .bucket = 2s, .min_span = 20s});
     CHECK(h.max_buckets() == 30);
