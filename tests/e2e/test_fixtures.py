@@ -2,10 +2,16 @@
 signals agree with an independent calculation; failures degrade to Unknown."""
 import json
 import os
+import re
 import unittest
 
 import nodecalc
-from harness import FIXTURES, run_cli
+from harness import FIXTURES, Agent, need, run_cli
+
+
+def prom_number(x):
+    """A value as prometheus-cpp's text serializer writes it (integers without a point)."""
+    return "%d" % x if float(x).is_integer() else repr(float(x))
 
 
 def status(case, *extra):
@@ -88,6 +94,96 @@ class FixtureStatusTest(unittest.TestCase):
             self.assertEqual(set(c), keys)
             self.assertIn(c["status"], ("True", "False", "Unknown"))
             self.assertRegex(c["lastTransitionTime"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+class ProcSysRootTest(unittest.TestCase):
+    """--proc-root and --sys-root (and the procRoot and sysRoot keys) on their own, without
+    --host-root, through `status` and `run`: every value comes from the fixture, none from
+    this machine (whose default route is eth0, not the fixture's ens5)."""
+
+    V2 = os.path.join(FIXTURES, "cgroup-v2")
+
+    def check_v2(self, doc):
+        proc, sys_root = os.path.join(self.V2, "proc"), os.path.join(self.V2, "sys")
+        mem = nodecalc.signal(doc, "memory.available")
+        self.assertEqual((mem["available"], mem["capacity"]),
+                         nodecalc.memory_available(proc, sys_root))
+        alloc = nodecalc.signal(doc, "allocatableMemory.available")
+        self.assertEqual((alloc["available"], alloc["capacity"]),
+                         nodecalc.allocatable_available(proc, sys_root))
+        pid = nodecalc.signal(doc, "pid.available")
+        self.assertEqual((pid["available"], pid["capacity"]), nodecalc.pid_available(proc))
+        self.assertEqual(doc["network"]["interface"], "ens5")
+        up = {s["name"]: s["up"] for s in doc["sources"]}
+        for src in ("meminfo", "cgroup_memory", "kubepods", "pids", "psi", "network"):
+            self.assertTrue(up[src], (src, doc["sources"]))
+
+    def test_status_with_proc_and_sys_roots(self):
+        r = run_cli("status", "-o", "json", "--proc-root", os.path.join(self.V2, "proc"),
+                    "--sys-root", os.path.join(self.V2, "sys"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.check_v2(json.loads(r.stdout))
+
+    def test_status_with_proc_root_and_sys_root_keys(self):
+        import tempfile
+        from harness import write
+        path = os.path.join(tempfile.mkdtemp(prefix="nodehealth-e2e-"), "config.yaml")
+        write(path, "apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
+                    "procRoot: %s\nsysRoot: %s\n"
+                    % (os.path.join(self.V2, "proc"), os.path.join(self.V2, "sys")))
+        r = run_cli("status", "-o", "json", "--config", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.check_v2(json.loads(r.stdout))
+
+    def test_status_with_proc_root_alone(self):
+        # The cgroup-v1 fixture's /proc: its pids, its MemTotal and no default route, while
+        # /sys stays this machine's.
+        proc = os.path.join(FIXTURES, "cgroup-v1", "proc")
+        r = run_cli("status", "-o", "json", "--proc-root", proc)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        pid = nodecalc.signal(doc, "pid.available")
+        self.assertEqual((pid["available"], pid["capacity"]), nodecalc.pid_available(proc))
+        self.assertEqual(nodecalc.signal(doc, "memory.available")["capacity"],
+                         nodecalc.meminfo_total(proc))
+        c = nodecalc.condition(doc, "DefaultRouteUnavailable")
+        self.assertEqual((c["status"], c["reason"]), ("True", "NoDefaultRoute"))
+
+    def test_status_with_sys_root_alone(self):
+        # This machine's /proc (its mountinfo names the cgroup mounts) with the fixture's /sys,
+        # captured on a machine of the same layout: the working set is the fixture's.
+        sys_root = os.path.join(FIXTURES, "debian12-hybrid", "sys")
+        v2, v1 = nodecalc.cgroup_mounts("/proc")
+        need(v1 is not None and os.path.isdir(nodecalc.host(sys_root, v1)),
+             "this machine's cgroup layout is not the debian12-hybrid fixture's")
+        r = run_cli("status", "-o", "json", "--sys-root", sys_root)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        mem = nodecalc.signal(json.loads(r.stdout), "memory.available")
+        self.assertEqual((mem["available"], mem["capacity"]),
+                         nodecalc.memory_available("/proc", sys_root))
+
+    def test_run_with_proc_and_sys_roots(self):
+        proc, sys_root = os.path.join(self.V2, "proc"), os.path.join(self.V2, "sys")
+        pressure = {}
+        for res in ("memory", "io"):
+            with open(os.path.join(proc, "pressure", res)) as f:
+                pressure[res] = f.read()
+        config = ("apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
+                  "sampleInterval: 200ms\n")
+        with Agent("--proc-root", proc, "--sys-root", sys_root, config=config) as agent:
+            self.assertIn("proc=%s sys=%s root=/" % (proc, sys_root), agent.logs())
+            self.check_v2(agent.status())
+            m = agent.metrics()
+            want = nodecalc.memory_available(proc, sys_root)[0]
+            self.assertRegex(m, r'\nnodehealth_signal_available\{signal="memory.available"\} '
+                                + re.escape(prom_number(want)) + r"\n")
+            self.assertIn('nodehealth_network_default_route 1', m)
+            self.assertIn('nodehealth_network_interface_carrier{interface="ens5"} 1', m)
+            # PSI triggers are never written into a copy of /proc: the agent ticks instead.
+            self.assertIn("is not on procfs", agent.logs())
+        for res, text in pressure.items():
+            with open(os.path.join(proc, "pressure", res)) as f:
+                self.assertEqual(f.read(), text, res)
 
 
 class RequiredFeaturesTest(unittest.TestCase):
