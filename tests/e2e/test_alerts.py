@@ -16,18 +16,20 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import Agent, ROOT, need_binary, wait_until, write
+from harness import Agent, BIN, ROOT, need, need_binary, wait_until, write
 from test_dashboards import Prometheus
 
 RULES = os.path.join(ROOT, "dashboards", "alerts.yaml")
 PROMETHEUS_RULE = os.path.join(ROOT, "deploy", "prometheus-operator", "prometheus-rule.yaml")
 UNIT_TESTS = sorted(glob.glob(os.path.join(ROOT, "tests", "alerts", "*.yaml")))
-# The condition types the agent writes (README, Conditions); the Kubepods ones only on a node
-# with a cgroup v2 kubepods cgroup.
+# The condition types the agent writes (README, Conditions; agent/eval/evaluator.h); the
+# Kubepods ones only on a node with a cgroup v2 kubepods cgroup, KernelRequirementsMissing only
+# with requiredFeatures or a kubelet configuration, the last four with their probes.
 CONDITION_TYPES = ["MemoryPressure", "DiskPressure", "PIDPressure", "DefaultRouteUnavailable",
                    "MemoryContention", "DiskContention", "KubepodsMemoryContention",
                    "KubepodsDiskContention", "MemoryEvictionImminent", "DiskEvictionImminent",
-                   "PIDEvictionImminent"]
+                   "PIDEvictionImminent", "CheckpointArchivesExposed", "KernelRequirementsMissing",
+                   "RecentOOMKills", "ForkStorm", "SlowDisk", "PacketDrops"]
 
 PROMETHEUS_RULE_HEADER = """\
 # The alerting rules of dashboards/alerts.yaml as a PrometheusRule for the Prometheus Operator.
@@ -172,6 +174,11 @@ evictionSoftGracePeriod:
 # No network source: DefaultRouteUnavailable is Unknown.
 sources:
   network: {enabled: false}
+# A checkpoint directory the test made mode 0755: CheckpointArchivesExposed True for reason
+# CheckpointDirectoryOpen (no archive in it).
+checkpointDir: CHECKPOINT_DIR
+# A feature this kernel lacks (`nodehealth features` asked first): KernelRequirementsMissing True.
+requiredFeatures: [MISSING_FEATURE]
 """
 
 
@@ -186,7 +193,19 @@ class AlertRulesOnPrometheusTest(unittest.TestCase):
         try:
             spec = os.path.join(cls.work, "prometheus-rule-spec.yaml")
             write(spec, spec_of(prometheus_rule_text()))
-            cls.agent = Agent(config=FORCED_CONFIG).__enter__()
+            checkpoint_dir = os.path.join(cls.work, "checkpoints")
+            os.mkdir(checkpoint_dir)
+            os.chmod(checkpoint_dir, 0o755)
+            r = subprocess.run([BIN, "features", "-o", "json"], capture_output=True, text=True,
+                               timeout=60)
+            unsupported = [f["name"] for f in json.loads(r.stdout)["features"]
+                           if f["supported"] is False]
+            need(unsupported, "this kernel supports every feature: KernelRequirementsMissing "
+                              "cannot be forced True")
+            cls.missing_feature = unsupported[0]
+            config = FORCED_CONFIG.replace("CHECKPOINT_DIR", checkpoint_dir)
+            cls.agent = Agent(config=config.replace("MISSING_FEATURE", cls.missing_feature)
+                              ).__enter__()
             cls.instance = "127.0.0.1:%d" % cls.agent.port
             cls.prom = Prometheus([cls.instance], cls.work, rule_files=[RULES, spec]).__enter__()
             cls.rules = wait_until(cls._evaluated, 60, interval=0.5, what="rules evaluated")
@@ -217,7 +236,9 @@ class AlertRulesOnPrometheusTest(unittest.TestCase):
                 ("NodehealthConditionUnknown", "DefaultRouteUnavailable"),
                 ("NodehealthKubeletEvicting", "memory.available"),
                 ("NodehealthKubeletEvicting", "nodefs.available"),
-                ("NodehealthSoftEvictionThresholdMet", "pid.available")}
+                ("NodehealthSoftEvictionThresholdMet", "pid.available"),
+                ("NodehealthCheckpointArchivesExposed", "CheckpointArchivesExposed"),
+                ("NodehealthKernelRequirementsMissing", "KernelRequirementsMissing")}
 
     @classmethod
     def _alerts(cls):
@@ -294,6 +315,13 @@ class AlertRulesOnPrometheusTest(unittest.TestCase):
         desc = by_key[("NodehealthConditionUnknown", "DefaultRouteUnavailable")][0]
         self.assertIn("No source is down: the one it needs is disabled",
                       desc["annotations"]["description"])
+        desc = by_key[("NodehealthCheckpointArchivesExposed", "CheckpointArchivesExposed")][0]
+        self.assertIn("Archives readable or writable by others: 0; directory: not root-owned 0700",
+                      desc["annotations"]["description"])
+        desc = by_key[("NodehealthKernelRequirementsMissing", "KernelRequirementsMissing")][0]
+        self.assertRegex(desc["annotations"]["description"],
+                         r"Features this kernel lacks: ([a-z_0-9]+ \(by (probe|version)\), )*"
+                         r"%s \(by (probe|version)\)" % self.missing_feature)
 
     def test_a_healthy_agent_raises_no_agent_alert(self):
         # NodehealthAgentAbsent can be pending from an evaluation before the first scrape; once
