@@ -2,10 +2,15 @@
 scrapes the real agent on this machine (and a second agent on the cgroup-v2 fixture tree, the
 node with a kubepods cgroup v2), then every panel target and annotation query, with the template
 variables substituted as Grafana would, runs through the HTTP API. Each must parse; each must
-return data unless it is listed in MAY_BE_EMPTY with the reason. A structural check of the JSON
-needs only the files and the agent's /metrics."""
+return data unless it is listed in MAY_BE_EMPTY with the reason. Before the queries the test
+makes the data the probe panels show, as tests/e2e/test_probes.py does: direct I/O to a loop
+device (the block I/O latency panels), UDP packets to a port without a socket in a network
+namespace of its own (drops by reason), a process OOM-killed in a 32 MiB nodehealth-test-*
+memory cgroup (OOM kills with pod, a condition change, a node under a condition). A structural
+check of the JSON needs only the files and the agent's /metrics."""
 import contextlib
 import socket
+import sys
 import json
 import os
 import re
@@ -16,7 +21,8 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Agent, FIXTURES, ROOT, http_get, need_binary, wait_until, write
+from harness import Agent, FIXTURES, ROOT, http_get, need_binary, need_root, wait_until, write
+from test_probes import ALLOCATE, in_cgroup, memory_cgroup
 
 DASHBOARDS = os.path.join(ROOT, "dashboards")
 # file -> the uid it must keep (links and bookmarks use it)
@@ -29,24 +35,12 @@ INTERVALS = {"$__rate_interval": "10s", "${__rate_interval}": "10s", "$__interva
              "${__interval}": "2s", "$__range": "5m", "${__range}": "5m"}
 
 # (dashboard uid, panel title, refId) -> why the query may legitimately return nothing here.
+# Everything else has data: the probe panels from the workload DashboardQueriesTest runs first.
 MAY_BE_EMPTY = {
-    ("nodehealth-node", "OOM kills", "B"): "no OOM kill on the test node",
-    ("nodehealth-node", "Packet drops by reason", "A"):
-        "the drop counters appear with the first dropped packet",
-    ("nodehealth-node", "Block I/O latency heatmap", "A"):
-        "the latency histograms appear with the first block request after the agent started",
-    ("nodehealth-node", "Block I/O latency p99 per device", "A"):
-        "the latency histograms appear with the first block request after the agent started",
-    ("nodehealth-node", "PIDs available", "B"):
-        "the kubelet's default thresholds have no pid.available threshold",
-    ("nodehealth-node", "PIDs available", "C"):
-        "a signal without a threshold has no trend, hence no forecast",
+    # nodehealth_signal_seconds_until_threshold exists only while a signal's trend points at its
+    # threshold; the test does not fill a filesystem or memory to make one (test_forecast does).
     ("nodehealth-node", "Forecast: time until the threshold", "A"):
         "only a signal falling towards its threshold has a forecast; this node may be idle",
-    ("nodehealth-node", "annotation Condition changes", "expr"):
-        "no condition changes status on a steady node",
-    ("nodehealth-fleet", "Nodes under a condition now", "A"):
-        "no condition needs to be True on the test nodes",
     ("nodehealth-fleet", "Soonest forecast threshold crossings", "A"):
         "only a signal falling towards its threshold has a forecast; the nodes may be idle",
 }
@@ -59,6 +53,77 @@ FIXTURE_CONFIG = """apiVersion: nodehealth.io/v1alpha1
 kind: AgentConfiguration
 sampleInterval: 1s
 """
+
+# The kubelet's default hard thresholds plus one for pid.available (the kubelet sets none by
+# default), far below what this machine has: the PIDs panel's threshold and forecast lines.
+NODE_CONFIG = """apiVersion: nodehealth.io/v1alpha1
+kind: AgentConfiguration
+sampleInterval: 1s
+evictionHard:
+  memory.available: 100Mi
+  nodefs.available: "10%"
+  nodefs.inodesFree: "5%"
+  imagefs.available: "15%"
+  imagefs.inodesFree: "5%"
+  pid.available: "1000"
+"""
+
+SEND_UDP = ("import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            "for _ in range(300): s.sendto(b'x', ('127.0.0.1', 9998))\n")
+
+
+def make_probe_data(prom, instance):
+    """The events behind the probe panels, each waited for in Prometheus: 200 direct writes to
+    a loop device, 300 UDP packets dropped (no socket) in the test's own network namespace, one
+    OOM kill in a 32 MiB memory cgroup. Everything it creates is removed again."""
+    need_root()
+    for b in ("losetup", "dd", "ip"):
+        need_binary(b)
+    # Direct I/O to a loop device on a 16 MiB file.
+    d = tempfile.mkdtemp(prefix="nodehealth-test-dash-loop-")
+    backing = os.path.join(d, "disk.img")
+    with open(backing, "wb") as f:
+        f.truncate(16 << 20)
+    dev = subprocess.run(["losetup", "--find", "--show", backing], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    try:
+        subprocess.run(["dd", "if=/dev/zero", "of=" + dev, "bs=4096", "count=200",
+                        "oflag=direct"], check=True, capture_output=True)
+        wait_until(lambda: prom.query(
+            'nodehealth_block_io_latency_seconds_count{instance="%s",device="%s"} >= 200'
+            % (instance, os.path.basename(dev))), 30, interval=0.5,
+            what="200 requests on %s in Prometheus" % dev)
+    finally:
+        subprocess.run(["losetup", "-d", dev])
+        shutil.rmtree(d, ignore_errors=True)
+    # Packets to a port without a socket, inside a network namespace of the test's.
+    ns = "nodehealth-test-dash-%d" % os.getpid()
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+        subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", SEND_UDP], check=True)
+        wait_until(lambda: prom.query(
+            'nodehealth_packet_drops_total{instance="%s",reason="no_socket"} >= 300' % instance),
+            30, interval=0.5, what="300 no-socket drops in Prometheus")
+    finally:
+        subprocess.run(["ip", "netns", "delete", ns])
+    # A process allocating past its cgroup's 32 MiB limit.
+    with memory_cgroup("dash-oom", limit=32 << 20) as (cgroup, path):
+        proc = subprocess.Popen([sys.executable, "-c", ALLOCATE], preexec_fn=in_cgroup(path),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == -9, "the allocation was not OOM-killed"
+        wait_until(lambda: prom.query(
+            'nodehealth_oom_kills_cgroup_total{instance="%s",cgroup="%s"} == 1'
+            % (instance, cgroup)), 30, interval=0.5, what="the OOM kill in Prometheus")
+    wait_until(lambda: prom.query(
+        'nodehealth_condition{instance="%s",type="RecentOOMKills",status="True"} == 1'
+        % instance), 30, interval=0.5, what="RecentOOMKills True in Prometheus")
 
 
 def load(name):
@@ -170,7 +235,7 @@ class DashboardQueriesTest(unittest.TestCase):
         cls.work = tempfile.mkdtemp(prefix="nodehealth-e2e-dash-")
         cls.stack = contextlib.ExitStack()
         try:
-            cls.agent = cls.stack.enter_context(Agent())
+            cls.agent = cls.stack.enter_context(Agent(config=NODE_CONFIG))
             cls.fixture_agent = cls.stack.enter_context(
                 Agent("--host-root", os.path.join(FIXTURES, "cgroup-v2"), "--node-name",
                       "fixture-node", config=FIXTURE_CONFIG))
@@ -188,6 +253,11 @@ class DashboardQueriesTest(unittest.TestCase):
             wait_until(lambda: cls.prom.query(
                 'rate(nodehealth_psi_stall_seconds_total{instance="%s",scope="kubepods"}[10s])'
                 % cls.fixture_instance), 60, interval=0.5, what="kubepods PSI rate")
+            # The PIDs forecast line: pid.available's trend (it has a threshold here).
+            wait_until(lambda: cls.prom.query(
+                'nodehealth_signal_trend_per_second{instance="%s",signal="pid.available"}'
+                % cls.instance), 60, interval=1, what="the pid.available trend")
+            make_probe_data(cls.prom, cls.instance)
         except BaseException:
             cls.stack.close()
             shutil.rmtree(cls.work, ignore_errors=True)
