@@ -344,7 +344,11 @@ Condition checkpoint_condition(const Sample& s, const EvalState& prev, TimePoint
                           a->archives.size(), a->dir));
 }
 
-// Required kernel features (facts §5) that this node lacks.
+// Required kernel features (facts §5) that this node lacks: the agent's requiredFeatures, and
+// what the kubelet's own configuration requires (features/kubelet.h): cgroup v2 when its
+// failCgroupV1 is true (the default since 1.35), and allowedUnsafeSysctls entries the kubelet
+// rejects or this kernel cannot namespace. The reason names the first kind of problem found, the
+// message every problem.
 Condition requirements_condition(const Sample& s, const EvalState& prev, const EvalConfig& cfg,
                                  TimePoint now) {
   auto make = [&](ConditionStatus st, const char* reason, std::string msg) {
@@ -357,12 +361,42 @@ Condition requirements_condition(const Sample& s, const EvalState& prev, const E
                     : std::string("no data: source features is disabled"));
   }
   const auto missing = features::missing(*s.features, cfg.required_features);
-  if (!missing.empty())
-    return make(ConditionStatus::kTrue, "RequiredFeatureMissing",
-                fmt::format("required but not supported here: {}", fmt::join(missing, ", ")));
-  return make(
-      ConditionStatus::kFalse, "RequiredFeaturesPresent",
-      fmt::format("all required features supported: {}", fmt::join(cfg.required_features, ", ")));
+  const auto kubelet = features::kubelet_problems(*s.features);
+  std::vector<std::string> parts;
+  const char* reason = nullptr;
+  if (!missing.empty()) {
+    reason = "RequiredFeatureMissing";
+    parts.push_back(fmt::format("required but not supported here: {}", fmt::join(missing, ", ")));
+  }
+  for (const auto& p : kubelet) {
+    if (!reason)
+      reason = p.kind == features::KubeletProblem::Kind::kFailCgroupV1
+                   ? "KubeletRequiresCgroupV2"
+                   : "UnsafeSysctlNotNamespaced";
+    parts.push_back(p.message);
+  }
+  if (reason)
+    return make(ConditionStatus::kTrue, reason, fmt::format("{}", fmt::join(parts, "; ")));
+  if (!cfg.required_features.empty())
+    parts.push_back(
+        fmt::format("all required features supported: {}", fmt::join(cfg.required_features, ", ")));
+  const features::KubeletRequirements& k = s.features->kubelet;
+  if (k.found && !k.error.empty()) parts.push_back("kubelet configuration unreadable: " + k.error);
+  if (k.fail_cgroup_v1 == true) {
+    const features::FeatureSupport* v2 = s.features->feature("cgroup_v2");
+    parts.push_back(v2 && v2->supported() == true
+                        ? "the kubelet's failCgroupV1 is true and this node has cgroup v2"
+                        : "the kubelet's failCgroupV1 is true; whether this node has cgroup v2 "
+                          "is unknown");
+  }
+  if (!s.features->unsafe_sysctls.empty())
+    parts.push_back(fmt::format(
+        "{} allowedUnsafeSysctls entr{} checked, none rejected or "
+        "unsupported here",
+        s.features->unsafe_sysctls.size(), s.features->unsafe_sysctls.size() == 1 ? "y" : "ies"));
+  if (parts.empty()) parts.push_back("nothing the kubelet's configuration requires is missing");
+  return make(ConditionStatus::kFalse, "RequiredFeaturesPresent",
+              fmt::format("{}", fmt::join(parts, "; ")));
 }
 
 Condition network_condition(const Sample& s, const EvalState& prev, TimePoint now) {
@@ -617,7 +651,10 @@ Evaluation evaluate(const Sample& sample, const EvalState& previous, const EvalC
   for (const char* type : {kMemoryEvictionImminent, kDiskEvictionImminent, kPIDEvictionImminent})
     ev.status.conditions.push_back(imminent_condition(type, sample, signals, previous, cfg, now));
   ev.status.conditions.push_back(checkpoint_condition(sample, previous, now));
-  if (!cfg.required_features.empty())
+  // With requiredFeatures, or a kubelet configuration to hold the node to (failCgroupV1,
+  // allowedUnsafeSysctls); Unknown, not gone, while the features source is down.
+  if (!cfg.required_features.empty() || (sample.features && sample.features->kubelet.found) ||
+      (!sample.features && previous.conditions.contains(kKernelRequirementsMissing)))
     ev.status.conditions.push_back(requirements_condition(sample, previous, cfg, now));
   probe_conditions(sample, previous, next, cfg, now, ev.status.conditions);
 

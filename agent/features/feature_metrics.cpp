@@ -1,5 +1,7 @@
 // feature_metrics (features.h): the report as Prometheus gauges, built like
 // agent/sinks/metrics.cpp.
+#include <set>
+
 #include <prometheus/metric_family.h>
 
 #include "agent/sinks/families.h"
@@ -63,6 +65,26 @@ std::vector<MetricFamily> feature_metrics(const FeatureReport& report) {
                     "/var/lib/kubelet/device-plugins/kubelet.sock exists and is a socket.");
   sinks::add_sample(reg, {}, report.device_plugins.registration_socket ? 1 : 0);
   out.push_back(std::move(reg));
+
+  auto unsafe = family("nodehealth_allowed_unsafe_sysctl",
+                       "Always 1, one series per entry of the kubelet's allowedUnsafeSysctls: "
+                       "verdict is namespaced, partial (a pattern covering sysctls this kernel "
+                       "does not namespace), unsupported (nothing it names can be set in a pod "
+                       "here), rejected (the kubelet refuses it) or unknown.");
+  std::set<std::string> seen;  // an entry listed twice is one series
+  for (const auto& u : report.unsafe_sysctls)
+    if (seen.insert(u.pattern).second)
+      sinks::add_sample(unsafe,
+                        {{"sysctl", u.pattern}, {"verdict", std::string(to_string(u.verdict))}}, 1);
+  if (!unsafe.metric.empty()) out.push_back(std::move(unsafe));
+
+  if (report.kubelet.fail_cgroup_v1) {
+    auto fcg = family("nodehealth_kubelet_fail_cgroup_v1",
+                      "The kubelet's failCgroupV1 (1: it refuses to start without cgroup v2; "
+                      "the default since Kubernetes 1.35), from its configuration files.");
+    sinks::add_sample(fcg, {}, *report.kubelet.fail_cgroup_v1 ? 1 : 0);
+    out.push_back(std::move(fcg));
+  }
   return out;
 }
 

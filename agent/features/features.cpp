@@ -841,8 +841,24 @@ Result<FeatureReport> probe_features(const HostPaths& paths, const FeatureOption
   }
 
   check_sysctls(ctx);
-  for (const auto& s : options.allowed_unsafe_sysctls)
-    report.unsafe_sysctls.push_back(check_unsafe_sysctl(s));
+  // The kubelet's requirements: failCgroupV1 needs nothing more; allowedUnsafeSysctls are
+  // checked against the node, net.* ones in a new network namespace.
+  if (options.kubelet) report.kubelet = *options.kubelet;
+  if (!options.allowed_unsafe_sysctls.empty()) {
+    report.kubelet.allowed_unsafe_sysctls = options.allowed_unsafe_sysctls;
+    report.kubelet.allowed_unsafe_sysctls_origin = "--allowed-unsafe-sysctls";
+  }
+  bool net_entry = false;
+  for (const auto& s : report.kubelet.allowed_unsafe_sysctls)
+    if (sysctl_namespace(s).ns == SysctlNamespace::kNet) net_entry = true;
+  // With a kubelet configuration the view is kept even without a net.* entry: the source
+  // re-reads the configuration later, when it may no longer start a child (sandbox).
+  if (report.kubelet.found || net_entry) {
+    report.net_sysctls = list_net_sysctls(paths, report.live_probes, options.namespace_timeout);
+    if (!report.live_probes && report.net_sysctls.listed)
+      report.net_sysctls.note = "live probes off: " + report.live_note;
+  }
+  check_allowed_unsafe_sysctls(report, paths);
   check_device_plugins(ctx);
   return report;
 }

@@ -14,6 +14,7 @@
 
 #include <prometheus/metric_family.h>
 
+#include "agent/features/kubelet.h"
 #include "agent/features/sysctls.h"
 #include "agent/features/version.h"
 #include "nodehealth/host_paths.h"
@@ -29,7 +30,11 @@ struct FeatureOptions {
   enum class Live { kAuto, kOn, kOff };
   Live live = Live::kAuto;
   bool probe_mounts = false;  // allow the kubelet's tmpfs noswap test mount (see probes.h)
-  std::vector<std::string> allowed_unsafe_sysctls;  // the kubelet's allowedUnsafeSysctls
+  // The kubelet's configuration (kubelet.h): failCgroupV1 and allowedUnsafeSysctls.
+  std::optional<KubeletRequirements> kubelet;
+  // allowedUnsafeSysctls to check instead of the kubelet configuration's (the command's
+  // --allowed-unsafe-sysctls).
+  std::vector<std::string> allowed_unsafe_sysctls;
   std::chrono::milliseconds command_timeout{2000};  // `nft --version`
   std::chrono::milliseconds namespace_timeout{2000};
 };
@@ -99,8 +104,10 @@ struct FeatureReport {
   std::string kernel_config;  // where the kernel config came from, "" when none
   std::vector<FeatureSupport> features;
   std::vector<SysctlSupport> sysctls;
-  std::string sysctl_note;  // e.g. "net.*: unknown (needs CAP_SYS_ADMIN)"
-  std::vector<UnsafeSysctlCheck> unsafe_sysctls;
+  std::string sysctl_note;                        // e.g. "net.*: unknown (needs CAP_SYS_ADMIN)"
+  KubeletRequirements kubelet;                    // what the kubelet's configuration asks
+  std::vector<UnsafeSysctlCheck> unsafe_sysctls;  // kubelet.allowed_unsafe_sysctls, checked
+  NetSysctls net_sysctls;  // read when there is a kubelet configuration or a net.* entry
   DevicePlugins device_plugins;
   std::vector<std::string> warnings;  // unreadable files and the like: reported, never fatal
 
@@ -115,7 +122,9 @@ Result<FeatureReport> probe_features(const HostPaths& paths, const FeatureOption
 
 // nodehealth_kernel_feature{feature,source="version|probe"} 0/1 (only the verdicts known),
 // nodehealth_sysctl_supported{sysctl} 0/1, nodehealth_kernel_info{release,version} 1,
-// nodehealth_device_plugin_sockets, nodehealth_device_plugin_registration_socket 0/1.
+// nodehealth_device_plugin_sockets, nodehealth_device_plugin_registration_socket 0/1,
+// nodehealth_allowed_unsafe_sysctl{sysctl,verdict} 1 per allowedUnsafeSysctls entry,
+// nodehealth_kubelet_fail_cgroup_v1 0/1 when a kubelet configuration was read.
 std::vector<prometheus::MetricFamily> feature_metrics(const FeatureReport& report);
 
 // The required names (features or safe sysctls) that are not known to be supported; a name that

@@ -100,15 +100,41 @@ std::string to_table(const FeatureReport& r) {
   out += columns(rows);
   if (!r.sysctl_note.empty()) out += "  " + r.sysctl_note + "\n";
 
-  if (!r.unsafe_sysctls.empty()) {
-    out += "\nAllowed unsafe sysctls\n";
-    rows = {{"PATTERN", "KUBELET", "NAMESPACE", "NOTE"}};
-    for (const auto& u : r.unsafe_sysctls) {
-      std::string note = u.reason;
-      if (u.accepted && u.safe) note = "already in the safe set";
-      rows.push_back({u.pattern, u.accepted ? "accepted" : "rejected",
-                      u.ns == SysctlNamespace::kNone ? "-" : std::string(to_string(u.ns)), note});
+  const KubeletRequirements& k = r.kubelet;
+  const auto problems = kubelet_problems(r);
+  if (k.found) {
+    out += "\nKubelet configuration\n";
+    kv.clear();
+    kv.push_back({"files:", k.origin});
+    if (!k.error.empty()) kv.push_back({"error:", k.error});
+    if (k.fail_cgroup_v1) {
+      std::string v = *k.fail_cgroup_v1 ? "true" : "false";
+      v += k.fail_cgroup_v1_origin.empty() ? " (the default since Kubernetes 1.35)"
+                                           : " (" + k.fail_cgroup_v1_origin + ")";
+      if (*k.fail_cgroup_v1) {
+        const FeatureSupport* f = r.feature("cgroup_v2");
+        const auto v2 = f ? f->supported() : std::nullopt;
+        v += !v2   ? ": cgroup v2 unknown here"
+             : *v2 ? ": cgroup v2 here, as it requires"
+                   : ": no cgroup v2 here, the kubelet refuses to start";
+      }
+      kv.push_back({"failCgroupV1:", v});
     }
+    std::string listed;
+    for (const auto& p : problems) listed += (listed.empty() ? "" : "\n") + p.message;
+    kv.push_back({"problems:", problems.empty() ? "none" : listed});
+    out += columns(kv);
+  }
+  if (!r.unsafe_sysctls.empty()) {
+    out += "\nAllowed unsafe sysctls";
+    if (!k.allowed_unsafe_sysctls_origin.empty())
+      out += " (" + k.allowed_unsafe_sysctls_origin + ")";
+    out += "\n";
+    rows = {{"PATTERN", "KUBELET", "NAMESPACE", "NODE", "NOTE"}};
+    for (const auto& u : r.unsafe_sysctls)
+      rows.push_back({u.pattern, u.accepted ? "accepted" : "rejected",
+                      u.ns == SysctlNamespace::kNone ? "-" : std::string(to_string(u.ns)),
+                      std::string(to_string(u.verdict)), u.accepted ? u.detail : u.reason});
     out += columns(rows);
   }
 
@@ -180,7 +206,26 @@ json to_json(const FeatureReport& r) {
                                          {"namespace", std::string(to_string(u.ns))},
                                          {"prefixed", u.prefixed},
                                          {"safe", u.safe},
-                                         {"reason", u.reason}});
+                                         {"reason", u.reason},
+                                         {"verdict", std::string(to_string(u.verdict))},
+                                         {"covered", u.covered},
+                                         {"notNamespaced", u.not_namespaced},
+                                         {"notNamespacedCount", u.not_namespaced_count},
+                                         {"detail", u.detail}});
+  const KubeletRequirements& k = r.kubelet;
+  j["kubelet"] = {{"found", k.found},
+                  {"files", k.origin},
+                  {"error", k.error},
+                  {"failCgroupV1", k.fail_cgroup_v1 ? json(*k.fail_cgroup_v1) : json(nullptr)},
+                  {"failCgroupV1Origin", k.fail_cgroup_v1_origin},
+                  {"allowedUnsafeSysctlsOrigin", k.allowed_unsafe_sysctls_origin},
+                  {"problems", json::array()}};
+  for (const auto& p : kubelet_problems(r)) j["kubelet"]["problems"].push_back(p.message);
+  j["netSysctls"] = {{"listed", r.net_sysctls.listed},
+                     {"checked", r.net_sysctls.checked},
+                     {"note", r.net_sysctls.note},
+                     {"count", r.net_sysctls.host.size()},
+                     {"notInNewNamespace", r.net_sysctls.not_in_new.size()}};
   const DevicePlugins& d = r.device_plugins;
   j["devicePlugins"] = {{"dir", d.dir},
                         {"present", d.dir_present},

@@ -49,6 +49,22 @@ SysctlNamespace namespace_of(std::string_view name) {
   return SysctlNamespace::kNone;
 }
 
+std::string_view to_string(UnsafeSysctlVerdict v) {
+  switch (v) {
+    case UnsafeSysctlVerdict::kNamespaced:
+      return "namespaced";
+    case UnsafeSysctlVerdict::kPartial:
+      return "partial";
+    case UnsafeSysctlVerdict::kUnsupported:
+      return "unsupported";
+    case UnsafeSysctlVerdict::kRejected:
+      return "rejected";
+    case UnsafeSysctlVerdict::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
 SysctlPattern sysctl_namespace(std::string_view name_or_pattern) {
   SysctlPattern p;
   p.sysctl_or_prefix = normalize_sysctl_name(name_or_pattern);
@@ -95,6 +111,7 @@ UnsafeSysctlCheck check_unsafe_sysctl(std::string_view pattern) {
   UnsafeSysctlCheck c;
   c.pattern = std::string(pattern);
   if (pattern.size() > kSysctlMaxLength || !std::regex_match(c.pattern, kPattern)) {
+    c.verdict = UnsafeSysctlVerdict::kRejected;
     c.reason = fmt::format("sysctl {} must have at most {} characters and match regex {}",
                            go_quote(pattern), kSysctlMaxLength, kSysctlPatternFmt);
     return c;
@@ -103,6 +120,7 @@ UnsafeSysctlCheck check_unsafe_sysctl(std::string_view pattern) {
   c.ns = p.ns;
   c.prefixed = p.prefixed;
   if (p.ns == SysctlNamespace::kNone) {
+    c.verdict = UnsafeSysctlVerdict::kRejected;
     c.reason =
         fmt::format("the sysctls {} are not known to be namespaced", go_quote(p.sysctl_or_prefix));
     return c;

@@ -43,9 +43,21 @@ struct SafeSysctl {
 };
 const std::vector<SafeSysctl>& safe_sysctls();
 
+// The verdict on one allowedUnsafeSysctls entry on this node (kubelet.h checks the node).
+enum class UnsafeSysctlVerdict {
+  kNamespaced,   // accepted, and every sysctl it names exists here in the pod's namespace
+  kPartial,      // a pattern: some of the sysctls it covers are not namespaced by this kernel
+  kUnsupported,  // accepted by the kubelet, but what it names cannot be set in a pod here
+  kRejected,     // the kubelet refuses the entry (and so refuses to start)
+  kUnknown,      // not checked against this node (yet), or could not be
+};
+// "namespaced", "partial", "unsupported", "rejected", "unknown".
+std::string_view to_string(UnsafeSysctlVerdict v);
+
 // One allowedUnsafeSysctls entry checked as the kubelet's NewAllowlist checks it: a valid
 // pattern (at most 253 characters, the sysctl pattern regex) that is known to be namespaced.
-// `reason` is the kubelet's own error text when rejected.
+// `reason` is the kubelet's own error text when rejected. The node check
+// (check_allowed_unsafe_sysctls, kubelet.h) fills verdict, covered, not_namespaced and detail.
 struct UnsafeSysctlCheck {
   std::string pattern;
   bool accepted = false;
@@ -53,6 +65,11 @@ struct UnsafeSysctlCheck {
   bool prefixed = false;
   bool safe = false;  // already in the safe set: needs no allowedUnsafeSysctls entry
   std::string reason;
+  UnsafeSysctlVerdict verdict = UnsafeSysctlVerdict::kUnknown;  // kRejected when !accepted
+  std::size_t covered = 0;  // sysctls of this node the entry names (a pattern: all it matches)
+  std::vector<std::string> not_namespaced;  // of those, the ones a pod's namespace lacks (<= 20)
+  std::size_t not_namespaced_count = 0;     // all of them
+  std::string detail;                       // what the node check found
 };
 UnsafeSysctlCheck check_unsafe_sysctl(std::string_view pattern);
 

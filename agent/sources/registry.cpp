@@ -30,7 +30,8 @@ const std::array<Entry, 9> kRegistry{{
        return make_filesystem_source(p, std::move(opts));
      }},
     {"network", [](const config::Config&, const HostPaths& p) { return make_network_source(p); }},
-    {"features", [](const config::Config&, const HostPaths& p) { return make_features_source(p); }},
+    {"features",
+     [](const config::Config& c, const HostPaths& p) { return make_features_source(c, p); }},
     {"checkpoints",
      [](const config::Config& c, const HostPaths& p) {
        return make_checkpoints_source(p, c.checkpoint_dir);

@@ -56,8 +56,10 @@ std::unique_ptr<Source> make_network_source(const HostPaths& paths);
 // default): audited every minute, checkpoint costs estimated every 10 minutes.
 std::unique_ptr<Source> make_checkpoints_source(const HostPaths& paths, std::string dir);
 
-// Kernel features and pod safe sysctls (facts §5), probed every 10 minutes.
-std::unique_ptr<Source> make_features_source(const HostPaths& paths);
+// Kernel features and pod safe sysctls (facts §5), probed every 10 minutes, and what the
+// kubelet's configuration (config::kubelet_files) asks of them: failCgroupV1,
+// allowedUnsafeSysctls.
+std::unique_ptr<Source> make_features_source(const config::Config& cfg, const HostPaths& paths);
 
 // Every source name, in registry order: the names config may enable or disable.
 std::span<const std::string_view> source_names();

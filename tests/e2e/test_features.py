@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import FIXTURES, need, need_binary, need_root, run_cli, BIN
+from harness import FIXTURES, Agent, need, need_binary, need_root, run_cli, BIN
 
 FEATURES = os.path.join(FIXTURES, "features")
 NET_SAFE = ["ip_local_port_range", "tcp_syncookies", "ping_group_range",
@@ -328,6 +328,152 @@ class FixtureTest(unittest.TestCase):
         self.assertEqual(got["kernel.hostname"],
                          (False, 'the sysctls "kernel.hostname" are not known to be namespaced'))
         self.assertFalse(got["vm.swappiness"][0])
+
+
+KUBELET = os.path.join(FIXTURES, "kubelet", "unsafe-sysctls")
+KUBELET_ARGS = ("--kubelet-config", os.path.join(KUBELET, "config.yaml"),
+                "--kubelet-config-dir", os.path.join(KUBELET, "conf.d"))
+
+
+def in_new_netns(paths):
+    """Which of the /proc/sys paths exist inside a new network namespace, by util-linux's
+    unshare and the shell's test (independent of the agent's own child)."""
+    script = "".join('test -e "%s" && echo 1 || echo 0\n' % p for p in paths)
+    r = subprocess.run(["unshare", "--net", "sh", "-c", script], capture_output=True,
+                       text=True, check=True)
+    return [x == "1" for x in r.stdout.split()]
+
+
+def files_under(d):
+    return sorted(os.path.join(dp, f) for dp, _, fs in os.walk(d) for f in fs)
+
+
+def expected_verdict(pattern):
+    """facts §5, independently: the kubelet's check (namespacing rules), then the node: net.*
+    sysctls in a new network namespace (unshare --net), ipc/uts/user ones present here."""
+    name = pattern
+    first = re.search(r"[./]", name)
+    if first and first.group(0) == "/":
+        name = name.translate(str.maketrans("./", "/."))
+    stem = name.split("*", 1)[0]
+    ipc = stem in ("kernel.sem", "kernel.shm", "kernel.msg", "kernel.shmall", "kernel.shmmax",
+                   "kernel.shmmni", "kernel.shm_rmid_forced", "kernel.msgmax", "kernel.msgmnb",
+                   "kernel.msgmni") or stem.startswith("fs.mqueue.")
+    net = stem.startswith("net.")
+    if not (ipc or net or stem == "kernel.domainname" or stem.startswith("user.")):
+        return "rejected", 0, []
+    to_path = lambda n: "/proc/sys/" + n.translate(str.maketrans("./", "/."))  # noqa: E731
+    if "*" not in pattern:
+        here = os.path.exists(to_path(name))
+        if not here:
+            return "unsupported", 0, []
+        if not net:
+            return "namespaced", 1, []
+        if in_new_netns([to_path(name)])[0]:
+            return "namespaced", 1, []
+        return "unsupported", 1, [name]
+    d = to_path(stem.rsplit(".", 1)[0])
+    names = [f[len("/proc/sys/"):].replace("/", ".") for f in files_under(d)]
+    names = [n for n in names if n.startswith(stem)]
+    if net:  # the host's own devices are left out, as the agent does
+        names = [n for n in names if not re.match(
+            r"net\.[^.]+\.(conf|neigh)\.(?!(all|default|lo)\.)", n)]
+    if not names:
+        return "unsupported", 0, []
+    if not net:
+        return "namespaced", len(names), []
+    there = in_new_netns([to_path(n) for n in names])
+    missing = [n for n, t in zip(names, there) if not t]
+    verdict = ("namespaced" if not missing else
+               "unsupported" if len(missing) == len(names) else "partial")
+    return verdict, len(names), missing
+
+
+class KubeletConfigTest(unittest.TestCase):
+    """The kubelet's allowedUnsafeSysctls and failCgroupV1 from a kubelet config fixture
+    (tests/fixtures/kubelet/unsafe-sysctls: a --config file and a --config-dir drop-in), on
+    this real kernel, against the independent calculation above."""
+
+    @classmethod
+    def setUpClass(cls):
+        need_root()
+        need_binary("unshare")
+        cls.r, cls.doc = features_json(*KUBELET_ARGS)
+        cls.layout, _ = cgroup_layout(mounts())
+        cls.on_v2 = statfs_magic("/sys/fs/cgroup") == 0x63677270
+
+    def test_every_entry_against_the_node(self):
+        self.assertEqual(self.r.returncode, 0, self.r.stderr)
+        k = self.doc["kubelet"]
+        self.assertTrue(k["found"])
+        self.assertEqual(k["allowedUnsafeSysctlsOrigin"],
+                         os.path.join(KUBELET, "conf.d", "10-sysctls.conf") + ":3")
+        got = {u["pattern"]: u for u in self.doc["allowedUnsafeSysctls"]}
+        self.assertEqual(list(got), ["net.core.somaxconn", "net.core.*",
+                                     "net.core.netdev_max_backlog", "kernel.shm*", "fs.mqueue.*",
+                                     "net.ipv4.tcp_syncookies", "kernel.hostname",
+                                     "net/ipv4/conf/all/forwarding", "net.nodehealth_test.absent"])
+        for pattern, u in got.items():
+            verdict, covered, missing = expected_verdict(pattern)
+            self.assertEqual(u["verdict"], verdict, u)
+            if verdict != "rejected":
+                self.assertEqual(u["covered"], covered, u)
+            self.assertEqual(u["notNamespacedCount"], len(missing), u)
+            self.assertEqual(u["notNamespaced"], missing[:20], u)
+        self.assertEqual(got["kernel.hostname"]["reason"],
+                         'the sysctls "kernel.hostname" are not known to be namespaced')
+        self.assertTrue(self.doc["netSysctls"]["checked"], self.doc["netSysctls"])
+
+    def test_fail_cgroup_v1_defaults_to_true_and_needs_cgroup_v2(self):
+        k = self.doc["kubelet"]
+        self.assertIs(k["failCgroupV1"], True)
+        self.assertEqual(k["failCgroupV1Origin"], "")  # not set in either file: the default
+        v1_problem = [p for p in k["problems"] if "failCgroupV1" in p]
+        if self.on_v2:
+            self.assertEqual(v1_problem, [])
+        else:
+            self.assertEqual(v1_problem, [
+                "the kubelet's failCgroupV1 is true (not set: the default since Kubernetes 1.35) "
+                "but this node has no cgroup v2 at /sys/fs/cgroup (%s layout): the kubelet "
+                "refuses to start" % self.layout])
+
+    def test_table(self):
+        r = run_cli("features", *KUBELET_ARGS)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("\nKubelet configuration\n", r.stdout)
+        self.assertIn("\nAllowed unsafe sysctls (%s:3)\n"
+                      % os.path.join(KUBELET, "conf.d", "10-sysctls.conf"), r.stdout)
+        self.assertRegex(r.stdout, r"\n  kernel\.hostname +rejected +- +rejected +the sysctls")
+
+    def test_the_agent_condition_and_metrics(self):
+        """`run` with kubelet.configFile/configDir: KernelRequirementsMissing and the metrics."""
+        cfg = ("apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
+               "kubelet:\n  configFile: %s\n  configDir: %s\nprobes:\n  enabled: false\n"
+               % (os.path.join(KUBELET, "config.yaml"), os.path.join(KUBELET, "conf.d")))
+        with Agent(config=cfg) as agent:
+            c = agent.condition("KernelRequirementsMissing")
+            metrics = agent.metrics()
+        want = [] if self.on_v2 else ["the kubelet's failCgroupV1 is true"]
+        for pattern in [u["pattern"] for u in self.doc["allowedUnsafeSysctls"]]:
+            verdict = expected_verdict(pattern)[0]
+            if verdict in ("rejected", "unsupported"):
+                want.append('allowedUnsafeSysctls entry "%s"' % pattern)
+            self.assertIn('nodehealth_allowed_unsafe_sysctl{sysctl="%s",verdict="%s"} 1'
+                          % (pattern, verdict), metrics)
+        self.assertIn("nodehealth_kubelet_fail_cgroup_v1 1", metrics)
+        # kernel.hostname is rejected on every kernel: the condition is True here.
+        self.assertEqual(c["status"], "True", c)
+        self.assertEqual(c["reason"],
+                         "UnsafeSysctlNotNamespaced" if self.on_v2 else "KubeletRequiresCgroupV2")
+        parts = c["message"].split("; ")
+        self.assertEqual(len(parts), len(want), c["message"])
+        for part, prefix in zip(parts, want):
+            self.assertTrue(part.startswith(prefix), (part, prefix))
+
+    def test_a_named_kubelet_file_that_is_missing_exits_2(self):
+        r = run_cli("features", "--kubelet-config", os.path.join(KUBELET, "nope.yaml"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("nope.yaml", r.stderr)
 
 
 class TempTreeTest(unittest.TestCase):

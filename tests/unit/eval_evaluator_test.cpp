@@ -4,6 +4,7 @@
 
 #include "agent/checkpoint/checkpoint.h"
 #include "agent/eval/evaluator.h"
+#include "agent/features/features.h"
 
 using namespace nodehealth;
 using namespace std::chrono_literals;
@@ -581,4 +582,150 @@ TEST_CASE("facts §6 checkpoint archives readable by others set CheckpointArchiv
   s.checkpoint_audit.reset();  // the source has no audit yet: Unknown
   ev = eval::evaluate(s, ev.state, kubelet_defaults(), clock.now());
   CHECK(cond(ev, "CheckpointArchivesExposed").status == ConditionStatus::kUnknown);
+}
+
+// ---- Kernel requirements (facts §5) ---------------------------------------------------------
+
+namespace {
+
+// A features report with the cgroup v2 verdict of a probe and a kubelet configuration.
+std::shared_ptr<features::FeatureReport> features_report(std::optional<bool> cgroup_v2,
+                                                         const std::string& layout) {
+  auto r = std::make_shared<features::FeatureReport>();
+  r->cgroup_layout = layout;
+  features::FeatureSupport f;
+  f.name = "cgroup_v2";
+  f.has_version_rule = false;
+  f.probe_supported = cgroup_v2;
+  r->features.push_back(f);
+  return r;
+}
+
+bool has_condition(const eval::Evaluation& e, std::string_view type) {
+  for (const auto& c : e.status.conditions)
+    if (c.type == type) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("facts §5 failCgroupV1 (true by default since 1.35) requires cgroup v2",
+          "[eval][features]") {
+  FakeClock clock;
+  Sample s = healthy(clock.now());
+  s.sources.push_back(SourceStatus{"features", true, 0, ""});
+
+  // No kubelet configuration and no requiredFeatures: no condition at all.
+  auto plain = features_report(false, "hybrid");
+  s.features = plain;
+  auto ev = eval::evaluate(s, {}, kubelet_defaults(), clock.now());
+  CHECK_FALSE(has_condition(ev, eval::kKernelRequirementsMissing));
+
+  // The kubelet's configuration leaves failCgroupV1 unset (true) on a hybrid node: True.
+  auto hybrid = features_report(false, "hybrid");
+  hybrid->kubelet.found = true;
+  hybrid->kubelet.origin = "/var/lib/kubelet/config.yaml";
+  hybrid->kubelet.fail_cgroup_v1 = true;
+  s.features = hybrid;
+  ev = eval::evaluate(s, {}, kubelet_defaults(), clock.now());
+  const Condition& c = cond(ev, eval::kKernelRequirementsMissing);
+  CHECK(c.status == ConditionStatus::kTrue);
+  CHECK(c.reason == "KubeletRequiresCgroupV2");
+  CHECK(c.message ==
+        "the kubelet's failCgroupV1 is true (not set: the default since Kubernetes 1.35) but this "
+        "node has no cgroup v2 at /sys/fs/cgroup (hybrid layout): the kubelet refuses to start");
+
+  // Set explicitly in a file: the message says where.
+  auto legacy = features_report(false, "legacy");
+  legacy->kubelet = hybrid->kubelet;
+  legacy->kubelet.fail_cgroup_v1_origin = "/var/lib/kubelet/config.yaml:7";
+  s.features = legacy;
+  ev = eval::evaluate(s, ev.state, kubelet_defaults(), clock.now());
+  CHECK(cond(ev, eval::kKernelRequirementsMissing)
+            .message.starts_with("the kubelet's failCgroupV1 is true (set at "
+                                 "/var/lib/kubelet/config.yaml:7) but this node "
+                                 "has no cgroup v2 at /sys/fs/cgroup (legacy layout)"));
+
+  // failCgroupV1: false, the kubelet runs on cgroup v1: nothing missing.
+  auto allowed = features_report(false, "legacy");
+  allowed->kubelet = legacy->kubelet;
+  allowed->kubelet.fail_cgroup_v1 = false;
+  s.features = allowed;
+  ev = eval::evaluate(s, ev.state, kubelet_defaults(), clock.now());
+  CHECK(cond(ev, eval::kKernelRequirementsMissing).status == ConditionStatus::kFalse);
+  CHECK(cond(ev, eval::kKernelRequirementsMissing).reason == "RequiredFeaturesPresent");
+
+  // failCgroupV1 true on a unified node: False, and it says so.
+  auto unified = features_report(true, "unified");
+  unified->kubelet = hybrid->kubelet;
+  s.features = unified;
+  ev = eval::evaluate(s, ev.state, kubelet_defaults(), clock.now());
+  CHECK(cond(ev, eval::kKernelRequirementsMissing).status == ConditionStatus::kFalse);
+  CHECK(cond(ev, eval::kKernelRequirementsMissing).message ==
+        "the kubelet's failCgroupV1 is true and this node has cgroup v2");
+
+  // cgroup v2 unknown: not called missing.
+  auto unknown = features_report(std::nullopt, "unknown");
+  unknown->kubelet = hybrid->kubelet;
+  s.features = unknown;
+  ev = eval::evaluate(s, ev.state, kubelet_defaults(), clock.now());
+  CHECK(cond(ev, eval::kKernelRequirementsMissing).status == ConditionStatus::kFalse);
+
+  // The features source goes down: the condition stays, Unknown.
+  s.features.reset();
+  s.sources.back() = SourceStatus{"features", false, 0, "proc root: gone"};
+  ev = eval::evaluate(s, ev.state, kubelet_defaults(), clock.now());
+  CHECK(cond(ev, eval::kKernelRequirementsMissing).status == ConditionStatus::kUnknown);
+}
+
+TEST_CASE("facts §5 allowedUnsafeSysctls the node cannot namespace set KernelRequirementsMissing",
+          "[eval][features]") {
+  FakeClock clock;
+  Sample s = healthy(clock.now());
+  s.sources.push_back(SourceStatus{"features", true, 0, ""});
+  auto r = features_report(true, "unified");
+  r->kubelet.found = true;
+  r->kubelet.fail_cgroup_v1 = true;
+  features::UnsafeSysctlCheck ok;
+  ok.pattern = "net.core.somaxconn";
+  ok.accepted = true;
+  ok.verdict = features::UnsafeSysctlVerdict::kNamespaced;
+  features::UnsafeSysctlCheck partial;
+  partial.pattern = "net.core.*";
+  partial.accepted = true;
+  partial.verdict = features::UnsafeSysctlVerdict::kPartial;
+  r->unsafe_sysctls = {ok, partial};
+  s.features = r;
+  eval::EvalConfig cfg = kubelet_defaults();
+  auto ev = eval::evaluate(s, {}, cfg, clock.now());
+  // A partial pattern is reported by `features` and the metric, not as missing.
+  CHECK(cond(ev, eval::kKernelRequirementsMissing).status == ConditionStatus::kFalse);
+  CHECK(cond(ev, eval::kKernelRequirementsMissing).message ==
+        "the kubelet's failCgroupV1 is true and this node has cgroup v2; 2 allowedUnsafeSysctls "
+        "entries checked, none rejected or unsupported here");
+
+  features::UnsafeSysctlCheck global;
+  global.pattern = "net.core.netdev_max_backlog";
+  global.accepted = true;
+  global.verdict = features::UnsafeSysctlVerdict::kUnsupported;
+  global.detail = "present on the host but not in a new network namespace";
+  features::UnsafeSysctlCheck rejected = features::check_unsafe_sysctl("kernel.hostname");
+  r->unsafe_sysctls = {ok, global, rejected};
+  ev = eval::evaluate(s, ev.state, cfg, clock.now());
+  const Condition& c = cond(ev, eval::kKernelRequirementsMissing);
+  CHECK(c.status == ConditionStatus::kTrue);
+  CHECK(c.reason == "UnsafeSysctlNotNamespaced");
+  CHECK(c.message ==
+        "allowedUnsafeSysctls entry \"net.core.netdev_max_backlog\" cannot be set in a pod here: "
+        "present on the host but not in a new network namespace; allowedUnsafeSysctls entry "
+        "\"kernel.hostname\" is rejected by the kubelet, which then refuses to start: the "
+        "sysctls \"kernel.hostname\" are not known to be namespaced");
+
+  // requiredFeatures first: its reason, then every problem in the message.
+  cfg.required_features = {"psi"};
+  ev = eval::evaluate(s, ev.state, cfg, clock.now());
+  CHECK(cond(ev, eval::kKernelRequirementsMissing).reason == "RequiredFeatureMissing");
+  CHECK(cond(ev, eval::kKernelRequirementsMissing)
+            .message.starts_with("required but not supported here: psi; allowedUnsafeSysctls "
+                                 "entry \"net.core.netdev_max_backlog\""));
 }

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "tests/unit/run_command.h"
+#include "tests/unit/temp_dir.h"
 
 #include <cstdio>
 #include <string>
@@ -88,4 +89,56 @@ TEST_CASE("features command: --allowed-unsafe-sysctls and --proc-root/--sys-root
         "the sysctls \"kernel.hostname\" are not known to be namespaced");
   // The host root stays "/": no device plugin directory of the fixture is read.
   CHECK(j["cgroupLayout"] == "unified");
+}
+
+TEST_CASE("features command: the kubelet's configuration, named or through the agent's",
+          "[features][command][kubelet]") {
+  const std::string kubelet = std::string(NODEHEALTH_FIXTURES) + "/kubelet/unsafe-sysctls";
+  // Host paths, as the agent's kubelet.configFile: under --host-root, which holds no kubelet
+  // files here, so a file named there is missing: exit 2, the mapped path named.
+  auto r = run({"--host-root", fixture("el8-4.18"), "--live-probes", "off", "--kubelet-config",
+                kubelet + "/config.yaml"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find(fixture("el8-4.18") + kubelet + "/config.yaml") != std::string::npos);
+
+  // With the host root "/" (and the fixture's /proc through --proc-root), the same files load.
+  r = run({"--proc-root", fixture("el8-4.18") + "/proc", "--sys-root", fixture("el8-4.18") + "/sys",
+           "--live-probes", "off", "-o", "json", "--kubelet-config", kubelet + "/config.yaml",
+           "--kubelet-config-dir", kubelet + "/conf.d"});
+  CHECK(r.code == 0);  // kubelet problems are reported; the exit code is --require's
+  CHECK(r.err.empty());
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["kubelet"]["error"] == "");
+  CHECK(j["kubelet"]["failCgroupV1"] == true);
+  CHECK(j["allowedUnsafeSysctls"].size() == 9);
+  CHECK(j["allowedUnsafeSysctls"][6]["pattern"] == "kernel.hostname");
+  CHECK(j["allowedUnsafeSysctls"][6]["verdict"] == "rejected");
+
+  // A kubelet file named on the command line that cannot be read: exit 2.
+  auto bad = run({"--live-probes", "off", "--kubelet-config", kubelet + "/nope.yaml"});
+  CHECK(bad.code == 2);
+  CHECK(bad.err.find("nope.yaml") != std::string::npos);
+
+  // Through the agent's configuration: kubelet.configFile, and its hostRoot-free paths.
+  nodehealth::testing::TempDir t;
+  const std::string cfg =
+      t.write("agent.yaml",
+              "apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\nkubelet:\n"
+              "  configFile: " +
+                  kubelet + "/config.yaml\n");
+  r = run({"--config", cfg, "--proc-root", fixture("el8-4.18") + "/proc", "--sys-root",
+           fixture("el8-4.18") + "/sys", "--live-probes", "off", "-o", "json"});
+  CHECK(r.code == 0);
+  j = nlohmann::json::parse(r.out);
+  CHECK(j["kubelet"]["files"] == kubelet + "/config.yaml");
+  CHECK(j["allowedUnsafeSysctls"].size() == 1);  // the main file's list alone
+  CHECK(j["allowedUnsafeSysctls"][0]["pattern"] == "kernel.msg*");
+  // --allowed-unsafe-sysctls replaces the kubelet's list.
+  r = run({"--config", cfg, "--proc-root", fixture("el8-4.18") + "/proc", "--live-probes", "off",
+           "-o", "json", "--allowed-unsafe-sysctls", "net.core.somaxconn,user.*"});
+  j = nlohmann::json::parse(r.out);
+  CHECK(j["kubelet"]["allowedUnsafeSysctlsOrigin"] == "--allowed-unsafe-sysctls");
+  CHECK(j["allowedUnsafeSysctls"].size() == 2);
+  auto badcfg = run({"--config", t / "missing.yaml"});
+  CHECK(badcfg.code == 2);
 }

@@ -468,11 +468,20 @@ TEST_CASE("feature_metrics: kernel_feature by source, sysctl_supported, kernel_i
 TEST_CASE("render: table sections and JSON shape", "[features][render]") {
   FeatureOptions opts;
   opts.allowed_unsafe_sysctls = {"kernel.hostname"};
+  const std::string kubelet_dir = std::string(NODEHEALTH_FIXTURES) + "/kubelet/unsafe-sysctls/";
+  opts.kubelet = load_kubelet_requirements(kubelet_dir + "config.yaml", std::nullopt);
   const FeatureReport r = report_for("el8-4.18", opts);
   const std::string table = to_table(r);
-  for (const char* section : {"Kernel\n", "\nFeatures\n", "\nSafe sysctls\n",
-                              "\nAllowed unsafe sysctls\n", "\nDevice plugins\n"})
+  for (const char* section :
+       {"Kernel\n", "\nFeatures\n", "\nSafe sysctls\n", "\nKubelet configuration\n",
+        "\nAllowed unsafe sysctls (--allowed-unsafe-sysctls)\n", "\nDevice plugins\n"})
     CHECK(table.find(section) != std::string::npos);
+  // el8 is cgroup v1 (legacy) and the kubelet file leaves failCgroupV1 at its default.
+  CHECK(table.find("  failCgroupV1:  true (the default since Kubernetes 1.35): no cgroup v2 here, "
+                   "the kubelet refuses to start\n") != std::string::npos);
+  CHECK(table.find("  kernel.hostname  accepted") == std::string::npos);
+  CHECK(table.find("  kernel.hostname  rejected  -          rejected  the sysctls") !=
+        std::string::npos);
   CHECK(table.find("[backported: version says no, probe says yes]") != std::string::npos);
   CHECK(table.find("API version:     v1beta1") != std::string::npos);
   const auto j = to_json(r);
@@ -482,5 +491,14 @@ TEST_CASE("render: table sections and JSON shape", "[features][render]") {
   CHECK(j["features"][1]["versionSupported"].is_null());  // cgroup_v2: no version rule
   CHECK(j["sysctls"].size() == safe_sysctls().size());
   CHECK(j["allowedUnsafeSysctls"][0]["accepted"] == false);
+  CHECK(j["allowedUnsafeSysctls"][0]["verdict"] == "rejected");
+  CHECK(j["kubelet"]["found"] == true);
+  CHECK(j["kubelet"]["failCgroupV1"] == true);
+  CHECK(j["kubelet"]["failCgroupV1Origin"] == "");
+  CHECK(j["kubelet"]["allowedUnsafeSysctlsOrigin"] == "--allowed-unsafe-sysctls");
+  REQUIRE(j["kubelet"]["problems"].size() == 2);
+  CHECK(j["kubelet"]["problems"][0].get<std::string>().find("(legacy layout)") !=
+        std::string::npos);
+  CHECK(j["netSysctls"]["listed"] == true);  // with a kubelet configuration, read for later
   CHECK(j["devicePlugins"]["apiVersion"] == "v1beta1");
 }
