@@ -29,7 +29,6 @@ NODE_EXPORTER = shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus
 ARTIFACTS = harness.ARTIFACTS
 MiB = 1 << 20
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-NOT_BUILT = "n/a (not built yet)"
 
 
 def log(msg):

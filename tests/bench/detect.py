@@ -17,14 +17,28 @@ Events, each bounded in size and time and cleaned up:
           thresholds 10% / 15%); fallocate 60 MiB
   pids    threshold 100 below pid.available; 300 `sleep 30` processes
 
+On the Node object: every trial also runs the agent's Kubernetes sink against
+tests/e2e/kube_standin.py (the e2e suite's stand-in for the kube-apiserver: TLS
+with a test CA, a bearer token, strategic merge of status.conditions), so each
+trial gives a second figure: the time from the same pressure event to the PATCH
+that makes the agent's condition (MemoryEvictionThresholdMet,
+DiskEvictionThresholdMet, PIDEvictionThresholdMet) True on the Node, taken from
+the stand-in's request log (the moment the request arrived; it is applied
+within the same request). The Node is recreated with the kubelet's own
+conditions before each trial, so no trial adopts the last one's True.
+
 The kubelet's own figure is its 10 s eviction loop (synchronize every 10 s; on
 cgroup v2 it has no memory notifier at all): a uniform phase gives a median of
-about 5 s and a worst case of 10 s, before its NodeStatus update (another 10 s
-period) makes the condition visible."""
+about 5 s and a worst case of 10 s to its own view; its NodeStatus update
+(another 10 s period, patched on change) puts the condition on the Node: about
+10 s median and 20 s worst there."""
 import contextlib
 import datetime
+import http.client
 import os
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -34,6 +48,18 @@ MiB = common.MiB
 POLL_S = 0.010
 TIMEOUT_S = 30.0
 KUBELET_LOOP_S = 10.0
+KUBELET_STATUS_S = 10.0  # nodeStatusUpdateFrequency
+NODE = "nodehealth-test-bench-node"
+# The kubelet's and the CNI's own conditions, as a real Node carries them.
+KUBELET_CONDITIONS = [
+    {"type": t, "status": st, "reason": r, "message": m,
+     "lastHeartbeatTime": "2026-01-01T00:00:00Z", "lastTransitionTime": "2026-01-01T00:00:00Z"}
+    for t, st, r, m in (
+        ("MemoryPressure", "False", "KubeletHasSufficientMemory",
+         "kubelet has sufficient memory available"),
+        ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+        ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+        ("Ready", "True", "KubeletReady", "kubelet is posting ready status"))]
 
 
 def pid_available():
@@ -58,7 +84,7 @@ def fs_available(path):
 # ----------------------------------------------------------------- the three events
 
 class MemoryEvent:
-    name, condition = "memory", "MemoryPressure"
+    name, condition, node_condition = "memory", "MemoryPressure", "MemoryEvictionThresholdMet"
     below_mib, alloc = 256, "512M"
 
     def prepare(self):
@@ -89,7 +115,7 @@ class MemoryEvent:
 
 
 class DiskEvent:
-    name, condition = "disk", "DiskPressure"
+    name, condition, node_condition = "disk", "DiskPressure", "DiskEvictionThresholdMet"
     size_mib, fill_mib = 64, 60
 
     def __init__(self, mountpoint):
@@ -122,7 +148,7 @@ class DiskEvent:
 
 
 class PidEvent:
-    name, condition = "pids", "PIDPressure"
+    name, condition, node_condition = "pids", "PIDPressure", "PIDEvictionThresholdMet"
     below, spawn = 100, 300
 
     def prepare(self):
@@ -190,20 +216,88 @@ def _woken_by(logs, condition):
     return None
 
 
-def trial(event):
+class Kube:
+    """The Kubernetes stand-in (tests/e2e/kube_standin.py) with a test PKI and a kubeconfig
+    holding a bearer token, as tests/e2e/test_kubernetes.py starts it."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="nodehealth-test-bench-kube-")
+        self.standin = None
+        try:
+            from kube_standin import StandIn, make_pki  # tests/e2e, on common's path
+            self.standin = StandIn(make_pki(self.dir)).__enter__()
+            self.kubeconfig = self.standin.kubeconfig(os.path.join(self.dir, "kubeconfig"),
+                                                      token="test-token")
+        except BaseException:
+            self.close()
+            raise
+
+    def reset_node(self):
+        self.standin.add_node(NODE, KUBELET_CONDITIONS)
+
+    def status(self, ctype):
+        return self.standin.conditions(NODE).get(ctype, {}).get("status")
+
+    def first_true_patch(self, ctype, since):
+        """Arrival time of the first status PATCH (answered 200) setting ctype True."""
+        for r in self.standin.requests("PATCH", r"/status$", since=since):
+            if r["code"] != 200 or not isinstance(r["body"], dict):
+                continue
+            for c in r["body"]["status"].get("conditions", []):
+                if c.get("type") == ctype and c.get("status") == "True":
+                    return r["time"]
+        return None
+
+    def close(self):
+        if self.standin is not None:
+            self.standin.__exit__(None, None, None)
+            self.standin = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _status_of(agent, ctype):
+    """The condition's status on /status. A refused or dropped connection is retried (twice,
+    50 ms apart); an agent that exited is an error carrying the end of its log."""
+    for attempt in range(3):
+        try:
+            return agent.condition(ctype)["status"]
+        except (OSError, http.client.HTTPException) as e:
+            if agent.proc.poll() is not None:
+                raise AssertionError("agent exited with %s:\n%s"
+                                     % (agent.proc.returncode, agent.logs()[-3000:])) from e
+            if attempt == 2:
+                raise
+            common.log("detect: /status: %s: %s, retrying" % (type(e).__name__, e))
+            time.sleep(0.05)
+
+
+def trial(event, kube=None):
     skip = event.prepare()
     if skip:
         return {"skipped": skip}
     res = {"threshold": event.threshold}
-    with common.nodehealth(config=event.config, args=("--log-level", "debug")) as agent:
-        first = agent.condition(event.condition)["status"]
+    config, args = event.config, ("--log-level", "debug")
+    if kube is not None:
+        kube.reset_node()
+        config += "nodeName: %s\n" % NODE
+        args += ("--kubeconfig", kube.kubeconfig)
+    with common.nodehealth(config=config, args=args) as agent:
+        first = _status_of(agent, event.condition)
         if first != "False":
             return {"skipped": "%s was %s before the event" % (event.condition, first)}
+        if kube is not None:
+            # The first patch: the agent's condition on the Node, False.
+            deadline = time.monotonic() + 10
+            while kube.status(event.node_condition) != "False" and time.monotonic() < deadline:
+                time.sleep(POLL_S)
+            if kube.status(event.node_condition) != "False":
+                return {"skipped": "%s not False on the Node before the event (%s)"
+                        % (event.node_condition, kube.status(event.node_condition))}
         common.jitter_sleep(1.0)
         if event.crossed():
             return {"skipped": "threshold crossed before the event (someone else's load)"}
         t_action = time.monotonic()
-        t_event = t_seen = None
+        t_event = t_seen = t_node_seen = None
         try:
             event.start()
             deadline = t_action + TIMEOUT_S
@@ -212,17 +306,29 @@ def trial(event):
                 now = time.monotonic()
                 if t_event is None and event.crossed():
                     t_event = now
-                if agent.condition(event.condition)["status"] == "True":
+                if t_seen is None and _status_of(agent, event.condition) == "True":
                     t_seen = time.monotonic()
+                if kube is not None and t_node_seen is None and \
+                        kube.status(event.node_condition) == "True":
+                    t_node_seen = time.monotonic()
+                if t_seen is not None and (kube is None or t_node_seen is not None):
                     break
                 next_poll += POLL_S
                 time.sleep(max(0.0, next_poll - time.monotonic()))
         finally:
             event.undo()
         res["woken_by"] = _woken_by(agent.logs(), event.condition)
+    res["event_seen"] = t_event is not None
+    if kube is not None:
+        t_node = kube.first_true_patch(event.node_condition, t_action)
+        res["node_detected"] = t_node is not None and t_node_seen is not None
+        if res["node_detected"]:
+            # The request log's arrival time; the poll that saw it bounds it from above.
+            res["node_action_latency_s"] = t_node - t_action
+            res["node_event_latency_s"] = t_node - (t_event if t_event is not None else t_node)
+            res["node_poll_lag_s"] = t_node_seen - t_node
     if t_seen is None:
         res["detected"] = False
-        res["event_seen"] = t_event is not None
         return res
     res["detected"] = True
     res["action_latency_s"] = t_seen - t_action
@@ -262,7 +368,7 @@ def test_tmpfs(size_mib):
             os.rmdir(path)
 
 
-def _summary(trials):
+def _summary(trials, kube_skipped=None):
     got = [t for t in trials if t.get("detected")]
     out = {"trials": trials, "n": len(trials), "detected": len(got),
            "missed": sum(1 for t in trials if t.get("detected") is False),
@@ -273,6 +379,18 @@ def _summary(trials):
         out.update({"event_median_s": common.median(ev), "event_worst_s": max(ev),
                     "action_median_s": common.median(ac), "action_worst_s": max(ac),
                     "woken_by": sorted({t.get("woken_by") or "?" for t in got})})
+    # On the Node object (the Kubernetes sink against the stand-in).
+    node = {"skipped": kube_skipped} if kube_skipped else {
+        "n": sum(1 for t in trials if "node_detected" in t),
+        "detected": sum(1 for t in trials if t.get("node_detected")),
+        "missed": sum(1 for t in trials if t.get("node_detected") is False)}
+    seen = [t for t in trials if t.get("node_detected")]
+    if seen:
+        ev = [t["node_event_latency_s"] for t in seen]
+        ac = [t["node_action_latency_s"] for t in seen]
+        node.update({"event_median_s": common.median(ev), "event_worst_s": max(ev),
+                     "action_median_s": common.median(ac), "action_worst_s": max(ac)})
+    out["node"] = node
     return out
 
 
@@ -325,23 +443,45 @@ def run(opts):
     """opts: trials."""
     out = {"options": dict(opts), "poll_interval_s": POLL_S, "timeout_s": TIMEOUT_S,
            "kubelet_loop_s": KUBELET_LOOP_S,
-           "kubelet_model": {"median_s": KUBELET_LOOP_S / 2, "worst_s": KUBELET_LOOP_S}}
-    with test_tmpfs(DiskEvent.size_mib) as mnt:
-        for event in (MemoryEvent(), DiskEvent(mnt), PidEvent()):
-            trials = []
-            for i in range(opts["trials"]):
-                if not _wait_settled(event):
-                    trials.append({"skipped": "signal did not settle back before the trial"})
-                    continue
-                t = trial(event)
-                common.log("detect: %s trial %d/%d: %s" % (
-                    event.name, i + 1, opts["trials"],
-                    "skipped (%s)" % t["skipped"] if "skipped" in t else
-                    ("%.0f ms after the event (%s)" % (t["event_latency_s"] * 1e3, t["woken_by"])
-                     if t["detected"] else "NOT DETECTED within %ds" % TIMEOUT_S)))
-                trials.append(t)
-            out[event.name] = _summary(trials)
+           "kubelet_model": {"median_s": KUBELET_LOOP_S / 2, "worst_s": KUBELET_LOOP_S},
+           "kubelet_node_model": {"median_s": KUBELET_LOOP_S / 2 + KUBELET_STATUS_S / 2,
+                                  "worst_s": KUBELET_LOOP_S + KUBELET_STATUS_S}}
+    kube, kube_skipped = None, None
+    if not shutil.which("openssl"):
+        kube_skipped = "openssl is not installed (the stand-in's test PKI)"
+    else:
+        try:
+            kube = Kube()
+        except Exception as e:  # the /status figures still run
+            kube_skipped = "stand-in did not start: %s: %s" % (type(e).__name__, e)
+    if kube_skipped:
+        common.log("detect: no Node figures: " + kube_skipped)
+    try:
+        with test_tmpfs(DiskEvent.size_mib) as mnt:
+            for event in (MemoryEvent(), DiskEvent(mnt), PidEvent()):
+                trials = []
+                for i in range(opts["trials"]):
+                    if not _wait_settled(event):
+                        trials.append({"skipped": "signal did not settle back before the trial"})
+                        continue
+                    t = trial(event, kube)
+                    if "skipped" in t:
+                        text = "skipped (%s)" % t["skipped"]
+                    elif not t["detected"]:
+                        text = "NOT DETECTED within %ds" % TIMEOUT_S
+                    else:
+                        text = "%.0f ms after the event (%s)" % (t["event_latency_s"] * 1e3,
+                                                                 t["woken_by"])
+                        if kube is not None:
+                            text += ("; on the Node %.0f ms" % (t["node_event_latency_s"] * 1e3)
+                                     if t.get("node_detected") else "; NOT on the Node")
+                    common.log("detect: %s trial %d/%d: %s" % (event.name, i + 1,
+                                                               opts["trials"], text))
+                    trials.append(t)
+                out[event.name] = _summary(trials, kube_skipped)
+    finally:
+        if kube is not None:
+            kube.close()
     out["oom_kill"] = oom_trials(opts["trials"])
-    out["kubernetes_sink"] = common.NOT_BUILT
     return out
 

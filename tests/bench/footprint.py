@@ -5,7 +5,9 @@ end; idle CPU over the window, per hour and as a share of one core.
 
 Nobody scrapes either process here (scrape cost is measured separately), so
 node_exporter, which works only when scraped, idles near zero; the agent samples
-the node every second regardless. The "with a 15 s scrape" figure adds 240
+the node every second regardless. At the end, one scrape of the agent's
+/metrics (after the measurements) records nodehealth_probe_up: which eBPF
+probes actually loaded. The "with a 15 s scrape" figure adds 240
 scrapes an hour at the measured CPU per scrape to make the two comparable."""
 import contextlib
 import time
@@ -45,6 +47,14 @@ def run(opts):
                 if p.poll() is not None:
                     raise AssertionError("%s exited during the footprint window" % k)
         end = {k: _snapshot(pid) for k, pid in procs.items()}
+        # After the window (its CPU and memory are measured): which probes loaded.
+        code, _, body = common.harness.http_get(nh.port, "/metrics", timeout=10)
+        probes = None
+        if code == 200:
+            probes = {labels.split('probe="', 1)[1].split('"', 1)[0]: value == 1
+                      for labels, value in common.metric_values(body.encode(),
+                                                                "nodehealth_probe_up").items()
+                      if 'probe="' in labels}
 
     out = {"options": dict(opts)}
     for k in procs:
@@ -58,6 +68,7 @@ def run(opts):
             "cpu_core_ratio": cpu / wall,
             "cpu_s_per_hour": cpu / wall * 3600,
         }
+    out["nodehealth"]["probes"] = probes  # {probe: loaded}, None when /metrics failed
     out["npd_budget"] = {"cpu_cores": NPD_CPU_CORES, "cpu_s_per_hour": NPD_CPU_CORES * 3600,
                          "memory_bytes": NPD_MEMORY_BYTES}
     return out
