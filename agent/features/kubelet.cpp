@@ -137,8 +137,8 @@ void check_net(UnsafeSysctlCheck& c, const SysctlPattern& p, const NetSysctls& n
   std::set_intersection(matches.begin(), matches.end(), net.not_in_new.begin(),
                         net.not_in_new.end(), std::back_inserter(global));
   c.not_namespaced_count = global.size();
-  c.not_namespaced.assign(global.begin(), global.begin() + static_cast<std::ptrdiff_t>(std::min(
-                                                               global.size(), kMaxListed)));
+  c.not_namespaced = global;
+  if (c.not_namespaced.size() > kMaxListed) c.not_namespaced.resize(kMaxListed);
   if (global.empty()) {
     c.verdict = UnsafeSysctlVerdict::kNamespaced;
     c.detail = p.prefixed ? fmt::format("all {} sysctls it covers are in a new network namespace",
