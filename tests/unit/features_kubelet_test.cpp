@@ -9,8 +9,11 @@
 #include <map>
 #include <set>
 
+#include "agent/config/config.h"
 #include "agent/features/features.h"
 #include "agent/features/kubelet.h"
+#include "agent/sources/sources.h"
+#include "nodehealth/sample.h"
 #include "tests/unit/temp_dir.h"
 
 using namespace nodehealth;
@@ -315,4 +318,42 @@ TEST_CASE("feature_metrics: nodehealth_allowed_unsafe_sysctl and nodehealth_kube
     CHECK(f.name != "nodehealth_allowed_unsafe_sysctl");
     CHECK(f.name != "nodehealth_kubelet_fail_cgroup_v1");
   }
+}
+
+TEST_CASE(
+    "features source: the kubelet's files through kubelet.configFile, re-read every "
+    "10 minutes",
+    "[features][kubelet][sources]") {
+  TempDir t;
+  write_tree(t);
+  t.write("proc/sys/kernel/osrelease", "6.1.0-13-amd64\n");
+  t.write("etc/kubelet.yaml",
+          std::string(kKubeletHead) + "allowedUnsafeSysctls: [net.core.somaxconn]\n");
+  config::Config cfg;
+  cfg.kubelet_config_explicit = true;
+  cfg.kubelet_config_file = "/etc/kubelet.yaml";  // a host path, under the tree's root
+  auto source = sources::make_features_source(cfg, HostPaths::under(t.path()));
+  const TimePoint t0 = TimePoint{} + std::chrono::hours(1);
+  Sample s;
+  s.taken_at = t0;
+  REQUIRE(source->collect(s));
+  REQUIRE(s.features);
+  CHECK(s.features->kubelet.origin == t / "etc/kubelet.yaml");
+  CHECK(s.features->kubelet.fail_cgroup_v1 == true);
+  REQUIRE(s.features->unsafe_sysctls.size() == 1);
+  // The tree is no running kernel: present on the host, not checked in a namespace.
+  CHECK(s.features->unsafe_sysctls[0].verdict == UnsafeSysctlVerdict::kUnknown);
+
+  t.write("etc/kubelet.yaml", std::string(kKubeletHead) +
+                                  "failCgroupV1: false\nallowedUnsafeSysctls: [kernel.hostname]\n");
+  Sample soon;
+  soon.taken_at = t0 + std::chrono::minutes(1);  // between probes: the same report
+  REQUIRE(source->collect(soon));
+  CHECK(soon.features == s.features);
+  Sample later;
+  later.taken_at = t0 + std::chrono::minutes(10);
+  REQUIRE(source->collect(later));
+  CHECK(later.features->kubelet.fail_cgroup_v1 == false);
+  REQUIRE(later.features->unsafe_sysctls.size() == 1);
+  CHECK(later.features->unsafe_sysctls[0].verdict == UnsafeSysctlVerdict::kRejected);
 }
