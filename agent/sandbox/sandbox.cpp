@@ -14,6 +14,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <charconv>
@@ -205,7 +206,7 @@ Result<Report> drop_everywhere() {
 
   const pid_t self = gettid_raw();
   const pid_t pid = ::getpid();
-  std::set<pid_t> signalled, done;
+  std::set<pid_t> signalled, done, blocked;
   Report report;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   for (;;) {
@@ -221,16 +222,25 @@ Result<Report> drop_everywhere() {
     for (pid_t tid : threads()) {
       if (tid == self || done.count(tid)) continue;
       waiting.push_back(tid);
-      if (signalled.insert(tid).second) {
-        if (signal_blocked(tid))
-          return fail(fmt::format("thread {} blocks signal {}: it cannot drop its capabilities",
-                                  tid, kSignal));
+      if (!signalled.count(tid)) {
+        // A thread glibc is still starting has every signal blocked for a moment: ask again on
+        // the next round, and fail only if it still blocks the signal at the deadline.
+        if (signal_blocked(tid)) {
+          blocked.insert(tid);
+          continue;
+        }
+        blocked.erase(tid);
+        signalled.insert(tid);
         if (::syscall(SYS_tgkill, pid, tid, kSignal) != 0 && errno != ESRCH)
           return errno_error(fmt::format("tgkill {}", tid), errno);
       }
     }
     if (waiting.empty()) break;
     if (std::chrono::steady_clock::now() > deadline) {
+      for (pid_t tid : blocked)
+        if (std::find(waiting.begin(), waiting.end(), tid) != waiting.end())
+          return fail(fmt::format("thread {} blocks signal {}: it cannot drop its capabilities",
+                                  tid, kSignal));
       // Threads blocked in the kernel (a statfs of a hung NFS server) run the handler before
       // they return to user space: they cannot act with their capabilities in between.
       for (pid_t tid : waiting) {
