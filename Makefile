@@ -16,7 +16,8 @@ BUILD    ?= build
 SAN_FLAGS :=
 endif
 CXX      ?= g++
-PKGS     := yaml-cpp spdlog fmt prometheus-cpp-pull prometheus-cpp-core libcurl zlib libbpf libseccomp
+PKGS     := yaml-cpp spdlog fmt prometheus-cpp-pull prometheus-cpp-core libcurl zlib libbpf libseccomp \
+            openssl libcrypt
 OPT      ?= -O2
 CXXFLAGS ?= $(OPT) -g
 CXXFLAGS += -std=c++23 -Wall -Wextra -Werror -Wno-missing-field-initializers -pthread \
@@ -39,13 +40,15 @@ BPF_SKELS  := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.skel.h)
 
 AGENT_SRCS := $(filter-out agent/main.cpp,$(shell find agent -name '*.cpp' | sort))
 AGENT_OBJS := $(AGENT_SRCS:%.cpp=$(BUILD)/%.o)
+# TLS: two tiny OpenSSL shims for Debian's civetweb, embedded in the agent (agent/sinks/ssl_shim.c).
+AGENT_OBJS += $(BUILD)/agent/sinks/ssl_shims.o
 UNIT_SRCS  := $(shell find tests/unit -name '*.cpp' | sort)
 UNIT_OBJS  := $(UNIT_SRCS:%.cpp=$(BUILD)/%.o)
 
 RUN_ARGS ?=
 
 .PHONY: all build deps test-deps run test unit e2e lint tidy format install clean bench vmlinux \
-        fuzz fuzz-deps fuzz-build
+        fuzz fuzz-deps fuzz-build soak
 
 all: build
 build: $(BUILD)/nodehealth
@@ -75,6 +78,18 @@ $(filter $(BUILD)/agent/probes/%,$(AGENT_OBJS)): $(BPF_SKELS)
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux/$(BPF_ARCH)/vmlinux.h
+
+$(BUILD)/shims/nh-ssl-shim.so: agent/sinks/ssl_shim.c
+	@mkdir -p $(dir $@)
+	gcc -O2 -shared -fPIC -o $@ $< -Wl,-soname,libssl.so -Wl,--no-as-needed -lssl -lcrypto
+$(BUILD)/shims/nh-crypto-shim.so: agent/sinks/ssl_shim.c
+	@mkdir -p $(dir $@)
+	gcc -O2 -shared -fPIC -DNH_CRYPTO_ONLY -o $@ $< -Wl,-soname,libcrypto.so -Wl,--no-as-needed \
+	  -lcrypto
+$(BUILD)/agent/sinks/ssl_shims.o: agent/sinks/ssl_shims.S $(BUILD)/shims/nh-ssl-shim.so \
+                                  $(BUILD)/shims/nh-crypto-shim.so
+	@mkdir -p $(dir $@)
+	$(CXX) -c -I$(BUILD)/shims $< -o $@
 
 # The version and commit are baked into one object only.
 $(BUILD)/agent/version.o: CXXFLAGS += -DNODEHEALTH_VERSION='"$(VERSION)"' -DNODEHEALTH_COMMIT='"$(COMMIT)"'
@@ -119,6 +134,13 @@ test: test-deps
 	@$(if $(SAN_FLAGS),$(SAN_ENV)) BUILD=$(BUILD) NODEHEALTH_BIN=$(abspath $(BUILD))/nodehealth \
 	  tests/run-tests.sh
 
+# Soak (tests/soak/, as root): the agent, sandboxed and with its probes, for DURATION under
+# rotating pressure and faults; RSS, fds, threads and CPU over time; fails on growth.
+DURATION ?= 10m
+soak: test-deps
+	@$(MAKE) --no-print-directory $(BUILD)/nodehealth
+	NODEHEALTH_BIN=$(abspath $(BUILD))/nodehealth python3 tests/soak/soak.py --duration $(DURATION)
+
 # The agent's cost and speed next to node_exporter (tests/bench/, as root).
 # QUICK=1: under 2 minutes, fails only on gross regressions; BENCH_ARGS for more flags.
 bench:
@@ -137,6 +159,7 @@ FUZZ_CXXFLAGS := -std=c++2b -Wno-macro-redefined -D__cpp_concepts=202002L -g -O1
                  -fsanitize=address,undefined -fno-sanitize-recover=all -I. -Iinclude
 FUZZ_LIB_SRCS := $(sort $(wildcard agent/parse/*.cpp agent/config/*.cpp agent/features/*.cpp \
                    agent/kube/*.cpp agent/checkpoint/*.cpp agent/sinks/kubernetes*.cpp) \
+                   agent/sinks/web_config.cpp \
                    agent/condition.cpp agent/host_paths.cpp agent/sources/files.cpp \
                    agent/sources/mounts.cpp)
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.cpp=$(FUZZ_BUILD)/%.o)

@@ -85,6 +85,8 @@ condition change, and serves on --listen-address:
 
 Flags:
   --listen-address HOST:PORT   where to serve (default :9710, every address)
+  --web-config-file FILE       TLS and basic/bearer auth of the endpoint, in the
+                               Prometheus exporters' web.config shape (README)
   --kubeconfig FILE            write the agent's conditions and Events to this
                                cluster's Node (default: in-cluster when run in a
                                pod; off on a plain host)
@@ -286,7 +288,8 @@ void start_probes(const nh::config::Config& cfg, const nh::HostPaths& paths,
 int cmd_run(int argc, char** argv) {
   static constexpr std::string_view kFlags[] = {"config",    "config-dir",     "host-root",
                                                 "proc-root", "sys-root",       "node-name",
-                                                "log-level", "listen-address", "kubeconfig"};
+                                                "log-level", "listen-address", "kubeconfig",
+                                                "web-config-file"};
   auto args = nh::commands::parse_args(argc, argv, 2, kFlags, {}, stderr);
   if (!args) return 2;
   if (args->help) {
@@ -296,6 +299,7 @@ int cmd_run(int argc, char** argv) {
   auto cfg = load(*args);
   if (!cfg) return 2;
   if (auto v = get(*args, "kubeconfig")) cfg->kubeconfig = *v;
+  if (auto v = get(*args, "web-config-file")) cfg->web_config_file = *v;
   setup_logging(cfg->log_level);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -319,8 +323,21 @@ int cmd_run(int argc, char** argv) {
 
   const auto stale_after =
       std::max<std::chrono::nanoseconds>(cfg->sample_interval * 5, std::chrono::seconds(10));
+  nh::sinks::WebConfig web;
+  if (!cfg->web_config_file.empty()) {
+    auto w = nh::sinks::load_web_config(cfg->web_config_file);
+    if (!w) {
+      nh::commands::print_problems(stderr, "web config", w.error().message);
+      return 2;
+    }
+    web = std::move(*w);
+    spdlog::info("web config: file={} tls={} basic_auth_users={} bearer_tokens={}",
+                 cfg->web_config_file, web.tls ? "on" : "off", web.basic_auth_users.size(),
+                 web.bearer_tokens.size());
+  }
   auto http = nh::sinks::HttpServer::start(cfg->listen_address, store,
-                                           {nh::version(), nh::commit()}, stale_after);
+                                           {nh::version(), nh::commit()}, stale_after,
+                                           std::move(web));
   if (!http) {
     spdlog::critical("startup failed: {}", http.error().message);
     return 1;

@@ -11,7 +11,7 @@ set -euo pipefail
 build_pkgs=(
   g++ make pkg-config
   libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
-  nlohmann-json3-dev libcurl4-openssl-dev libseccomp-dev libcivetweb-dev zlib1g-dev
+  nlohmann-json3-dev libcurl4-openssl-dev libseccomp-dev libcivetweb-dev zlib1g-dev libssl-dev libcrypt-dev
   libbpf-dev bpftool clang llvm
 )
 test_pkgs=(

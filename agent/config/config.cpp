@@ -41,11 +41,11 @@ Kind agent_config_kind() {
 namespace {
 
 // The agent's own top-level keys; the kubelet's eviction fields (kEvictionKeys) are accepted too.
-constexpr std::array<std::string_view, 22> kAgentKeys = {
+constexpr std::array<std::string_view, 23> kAgentKeys = {
     "apiVersion", "kind",     "listenAddress", "nodeName",    "sampleInterval", "logLevel",
     "hostRoot",   "procRoot", "sysRoot",       "filesystems", "kubelet",        "kubepodsCgroup",
     "contention", "forecast", "psiTriggers",   "sources",     "checkpointDir",  "requiredFeatures",
-    "probes",     "bpf",      "kubernetes",    "sandbox",
+    "probes",     "bpf",      "kubernetes",    "sandbox",     "webConfigFile",
 };
 const std::vector<std::string_view>& top_level_keys() {
   static const std::vector<std::string_view> keys = [] {
@@ -180,6 +180,8 @@ class Validator {
     path_field(root, "procRoot", "/procRoot", "procRoot", false, cfg.proc_root);
     path_field(root, "sysRoot", "/sysRoot", "sysRoot", false, cfg.sys_root);
     path_field(root, "checkpointDir", "/checkpointDir", "checkpointDir", true, cfg.checkpoint_dir);
+    path_field(root, "webConfigFile", "/webConfigFile", "webConfigFile", true,
+               cfg.web_config_file);
 
     if (const json* fs = mapping_field(root, "filesystems", "/filesystems", "filesystems")) {
       unknown_keys(*fs, "/filesystems", "filesystems.", kFilesystemKeys);

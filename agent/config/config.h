@@ -37,6 +37,8 @@ inline constexpr std::string_view kEvictionSignals[] = {
 
 struct Config {
   std::string listen_address = std::string(kDefaultListenAddress);     // listenAddress
+  // webConfigFile: TLS and auth of the endpoint (agent/sinks/web_config.h); "" = plain HTTP.
+  std::string web_config_file;
   std::string node_name;                                               // nodeName ("" = auto)
   std::chrono::nanoseconds sample_interval = std::chrono::seconds(1);  // sampleInterval
   std::string log_level = "info";                                      // logLevel

@@ -3,6 +3,8 @@
 //   /status   the status document as JSON
 //   /healthz  "ok" while the sampling loop is alive, 503 when it stalled
 //   /         the status page (HTML): conditions, signals, sources, links to the above
+// Only GET and HEAD of these paths are served; TLS and basic or bearer-token auth come from the
+// web config file (web_config.h); auth applies to every path but /healthz.
 #pragma once
 
 #include <chrono>
@@ -12,6 +14,7 @@
 
 #include "agent/sinks/metrics.h"
 #include "agent/sinks/snapshot.h"
+#include "agent/sinks/web_config.h"
 #include "nodehealth/result.h"
 
 struct mg_connection;  // civetweb
@@ -25,10 +28,12 @@ namespace nodehealth::sinks {
 class HttpServer {
  public:
   // listen: "HOST:PORT", ":PORT" (every address) or "[v6]:PORT". stale_after:
-  // /healthz fails when the newest sample is older than this.
+  // /healthz fails when the newest sample is older than this. web: TLS and auth (none when
+  // default-constructed).
   static Result<std::unique_ptr<HttpServer>> start(const std::string& listen,
                                                    const SnapshotStore& store, BuildInfo build,
-                                                   std::chrono::nanoseconds stale_after);
+                                                   std::chrono::nanoseconds stale_after,
+                                                   WebConfig web = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -40,9 +45,12 @@ class HttpServer {
   // Handles a request for one of the agent's own paths; returns the HTTP status
   // written, or 0 to let the Exposer answer (/metrics and unknown paths).
   int handle(struct mg_connection* conn);
+  // Sets up civetweb's SSL_CTX from the web config (civetweb's init_ssl callback).
+  int init_tls(void* ssl_ctx);
 
  private:
-  HttpServer(const SnapshotStore& store, std::chrono::nanoseconds stale_after);
+  HttpServer(const SnapshotStore& store, std::chrono::nanoseconds stale_after, WebConfig web);
+  Authenticator auth_;
   const SnapshotStore& store_;
   std::chrono::nanoseconds stale_after_;
   std::shared_ptr<MetricsCollector> collector_;
