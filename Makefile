@@ -122,7 +122,7 @@ unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests
 
 e2e: $(BUILD)/nodehealth
-	tests/e2e/run-all.sh
+	NODEHEALTH_BIN=$(abspath $(BUILD))/nodehealth BUILD=$(BUILD) python3 tests/e2e/run.py
 
 # Under SANITIZE=1 every finding stops the process with a report (a failing test).
 SAN_ENV := ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0 \
