@@ -386,7 +386,7 @@ int cmd_run(int argc, char** argv) {
         "systemd may restart the agent; raise WatchdogSec",
         nh::parse::format_duration(*notifier.watchdog()),
         nh::parse::format_duration(cfg->sample_interval));
-  bool ready = false;
+  bool ready = false;  // READY=1 sent: the first sample is served and the sandbox applied
   auto tick = [&] {
     if (reload_pending) {
       reload_pending = false;
@@ -396,13 +396,7 @@ int cmd_run(int argc, char** argv) {
     last_tick = std::chrono::steady_clock::now();
     agent.tick();
     nh::sandbox::test_hook_tick();
-    // systemd: started once the first sample is served; alive while the loop ticks.
-    if (!ready) {
-      ready = true;
-      if (auto r = notifier.send("READY=1\nSTATUS=sampling"); !r)
-        spdlog::warn("systemd notify failed: {}", r.error().message);
-    }
-    notifier.keepalive(last_tick);
+    if (ready) notifier.keepalive(last_tick);
   };
   std::vector<nh::sources::PsiTrigger> triggers;
   if (cfg->psi_triggers && cfg->source_on("psi")) {
@@ -462,6 +456,11 @@ int cmd_run(int argc, char** argv) {
                  cfg->sandbox_seccomp, r->syscalls,
                  cfg->sandbox_drop_capabilities ? r->kept : "all kept", r->threads, r->pending);
   }
+  // systemd: started once the first sample is served and the sandbox is in place (a unit
+  // that waits for READY=1 sees the agent in its steady state); alive while the loop ticks.
+  if (auto r = notifier.send("READY=1\nSTATUS=sampling"); !r)
+    spdlog::warn("systemd notify failed: {}", r.error().message);
+  ready = true;
   if (auto r = l.arm_timer(jittered(cfg->sample_interval, rng)); !r) {
     spdlog::critical("startup failed: {}", r.error().message);
     return 1;
