@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <yaml-cpp/yaml.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -13,7 +14,20 @@ namespace nodehealth::kube {
 
 namespace {
 
-constexpr auto kTokenReread = std::chrono::seconds(60);
+// Bound service-account tokens rotate (the kubelet rewrites the file at 80% of their life):
+// the file is read again about every minute. NODEHEALTH_TEST_TOKEN_REREAD_SECONDS shortens
+// that for the e2e test of a rotation the old token survives.
+std::chrono::seconds token_reread() {
+  static const std::chrono::seconds value = [] {
+    const char* v = std::getenv("NODEHEALTH_TEST_TOKEN_REREAD_SECONDS");
+    const std::string_view text = v ? v : "";
+    long n = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    const bool ok = ec == std::errc() && end == text.data() + text.size() && n > 0 && n <= 60;
+    return ok ? std::chrono::seconds(n) : std::chrono::seconds(60);
+  }();
+  return value;
+}
 
 Result<std::string> read_text(const std::string& path, const std::string& what) {
   std::ifstream f(path, std::ios::binary);
@@ -175,7 +189,7 @@ Client::~Client() {
 Result<std::string> Client::bearer() {
   if (cfg_.token_file.empty()) return cfg_.token;
   const auto now = std::chrono::steady_clock::now();
-  if (token_.empty() || now - token_read_ >= kTokenReread) {
+  if (token_.empty() || now - token_read_ >= token_reread()) {
     auto t = read_text(cfg_.token_file, "token file");
     if (!t) {
       if (token_.empty()) return std::unexpected(t.error());

@@ -166,7 +166,7 @@ class StandIn:
             def _authorized(self):
                 auth = self.headers.get("Authorization", "")
                 if auth.startswith("Bearer ") and auth[7:] in standin.tokens:
-                    return "token"
+                    return "token:" + auth[7:]
                 cert = self.connection.getpeercert()
                 if cert:
                     return "cert"

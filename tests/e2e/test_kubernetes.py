@@ -243,7 +243,7 @@ class KubernetesSinkTest(unittest.TestCase):
                 fill(mnt)
                 wait_until(lambda: s.conditions(NODE)["DiskEvictionThresholdMet"]["status"] == "True",
                            10, what="a patch with the rotated token")
-                self.assertEqual(s.requests("PATCH", r"/status$")[-1]["auth"], "token")
+                self.assertEqual(s.requests("PATCH", r"/status$")[-1]["auth"], "token:token-2")
                 empty(mnt)
         with StandIn(self.pki, tokens=()) as s, small_fs() as mnt:
             s.add_node(NODE, KUBELET_CONDITIONS)
@@ -285,6 +285,38 @@ class KubernetesSinkTest(unittest.TestCase):
                 self.assertIn("https://localhost:%d" % s.port, open(kc).read())
                 time.sleep(1)
                 self.assertIsNone(agent.proc.poll(), agent.logs())
+
+    def test_in_cluster_token_reread_while_the_old_one_still_works(self):
+        # The kubelet rewrites a bound token well before it expires, so no 401 says so: the
+        # agent reads the file again periodically (every minute; every 2 s here, by a test
+        # variable) and uses the new token from then on.
+        with StandIn(self.pki, tokens=("token-1", "token-2")) as s, small_fs() as mnt:
+            s.add_node(NODE, KUBELET_CONDITIONS)
+            sa = os.path.join(self.work, "sa")
+            os.mkdir(sa)
+            write(os.path.join(sa, "token"), "token-1")
+            shutil.copy(self.pki["ca.crt"], os.path.join(sa, "ca.crt"))
+            env = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(s.port),
+                   "NODEHEALTH_SERVICEACCOUNT_DIR": sa, "NODEHEALTH_TEST_TOKEN_REREAD_SECONDS": "2"}
+            saved = {k: os.environ.get(k) for k in env}
+            os.environ.update(env)
+            try:
+                with Agent(config=config(mnt, "kubernetes:\n  heartbeatInterval: 1s\n")):
+                    wait_until(lambda: "DiskEvictionThresholdMet" in s.conditions(NODE), 10,
+                               what="first patch in-cluster")
+                    self.assertEqual(s.requests()[0]["auth"], "token:token-1")
+                    write(os.path.join(sa, "token"), "token-2\n")
+                    t0 = time.monotonic()
+                    wait_until(lambda: s.requests(since=t0) and
+                               s.requests(since=t0)[-1]["auth"] == "token:token-2", 10,
+                               what="requests with the rotated token")
+                    self.assertNotIn(401, [r["code"] for r in s.requests()])
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
 
     def test_in_cluster_configuration(self):
         with StandIn(self.pki) as s, small_fs() as mnt:
