@@ -1,5 +1,6 @@
 #include "agent/thresholds.h"
 
+#include <filesystem>
 #include <set>
 
 #include <fmt/format.h>
@@ -9,8 +10,13 @@ namespace nodehealth {
 
 Result<Thresholds> Thresholds::load(const config::Config& cfg, const HostPaths& paths) {
   Thresholds t;
-  t.settings_ = cfg.eviction;
+  t.settings_ = t.agent_settings_ = cfg.eviction;
   auto [file, dir] = config::kubelet_files(cfg, paths);
+  if (!cfg.kubelet_config_explicit) {
+    t.default_file_ = paths.host(config::kDefaultKubeletConfigFile);
+    t.default_dir_ = paths.host(config::kDefaultKubeletConfigDir);
+    t.discover_ = true;
+  }
   if (!file && !dir) return t;  // no kubelet here: the agent's own thresholds
   auto settings = config::load_kubelet_eviction(file, dir);
   if (!settings) {
@@ -34,10 +40,15 @@ std::string Thresholds::origin() const {
 }
 
 Result<void> Thresholds::watch() {
-  if (!file_ && !dir_) return {};
   std::vector<std::string> files, dirs;
-  if (file_) files.push_back(*file_);
-  if (dir_) dirs.push_back(*dir_);
+  if (discover_) {
+    files.push_back(default_file_);
+    dirs.push_back(default_dir_);
+  } else {
+    if (file_) files.push_back(*file_);
+    if (dir_) dirs.push_back(*dir_);
+  }
+  if (files.empty() && dirs.empty()) return {};
   auto w = config::FileWatch::create(files, dirs);
   if (!w) return std::unexpected(w.error());
   watch_.emplace(std::move(*w));
@@ -47,16 +58,34 @@ Result<void> Thresholds::watch() {
 bool Thresholds::notice() { return watch_ && watch_->drain(); }
 
 bool Thresholds::reload() {
-  auto next = config::load_kubelet_eviction(file_, dir_);
-  if (!next) {
-    spdlog::error("kubelet config changed but is invalid, keeping the previous thresholds: {}",
-                  next.error().message);
-    return false;
+  auto file = file_, dir = dir_;
+  if (discover_) {
+    file.reset();
+    dir.reset();
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(default_file_, ec)) file = default_file_;
+    if (std::filesystem::is_directory(default_dir_, ec)) dir = default_dir_;
   }
-  const std::string changes = describe_changes(settings_, *next);
+  config::EvictionSettings next;
+  if (file || dir) {
+    auto loaded = config::load_kubelet_eviction(file, dir);
+    if (!loaded) {
+      spdlog::error("kubelet config changed but is invalid, keeping the previous thresholds: {}",
+                    loaded.error().message);
+      return false;
+    }
+    next = std::move(*loaded);
+  } else {
+    next = agent_settings_;
+  }
+  const std::string before = origin();
+  file_ = std::move(file);
+  dir_ = std::move(dir);
+  if (origin() != before) spdlog::info("thresholds from {} (was {})", origin(), before);
+  const std::string changes = describe_changes(settings_, next);
   if (changes.empty()) return false;
   spdlog::info("thresholds changed: {} origin=\"{}\"", changes, origin());
-  settings_ = std::move(*next);
+  settings_ = std::move(next);
   return true;
 }
 

@@ -1,8 +1,12 @@
 // Where the eviction thresholds come from, and keeping them current: the
 // kubelet's own files (kubelet.configFile / kubelet.configDir, or the kubeadm
 // defaults when present) when there are any, else the agent's configuration.
-// The kubelet's files are watched with inotify; an edit is re-read and the
-// change logged; an invalid edit is logged and the previous thresholds kept.
+// The agent's own eviction settings are the fallback: used while no kubelet
+// file is named or found (the log says which set is in use). The kubelet's files are watched
+// with inotify; an edit is re-read and the change logged; an invalid edit is
+// logged and the previous thresholds kept. Without explicit paths the default
+// paths are watched too, so a kubelet installed after the agent is picked up
+// (and one removed hands the thresholds back to the agent's configuration).
 #pragma once
 
 #include <memory>
@@ -28,20 +32,27 @@ class Thresholds {
   // "agent config".
   std::string origin() const;
 
-  // Starts watching the kubelet's files; fd() is then readable on changes.
+  // Starts watching the kubelet's files (or the default paths where they may appear); fd()
+  // is then readable on changes.
   Result<void> watch();
   int fd() const { return watch_ ? watch_->fd() : -1; }
   // Call when fd() is readable: true when the event concerns the kubelet's files.
   // The owner reloads a little later (on its next tick), so that a file still
   // being written is read whole.
   bool notice();
-  // Re-reads the files: true when the thresholds changed (logged). An invalid
-  // configuration is logged and the previous thresholds are kept.
+  // Re-reads the files (first looking again for the default ones, when those are what is
+  // used): true when the thresholds changed (logged). An invalid configuration is logged and
+  // the previous thresholds are kept.
   bool reload();
 
  private:
-  std::optional<std::string> file_, dir_;
+  std::optional<std::string> file_, dir_;  // the kubelet files in use; neither: agent config
   config::EvictionSettings settings_;
+  config::EvictionSettings agent_settings_;  // the agent's own, when no kubelet file is used
+  // Not named: the kubelet's files are looked for at the default paths (default_file_,
+  // default_dir_) on every reload.
+  bool discover_ = false;
+  std::string default_file_, default_dir_;
   std::optional<config::FileWatch> watch_;
 };
 
