@@ -304,8 +304,21 @@ void contention_conditions(const Sample& s, const EvalState& prev, const EvalCon
                                      cfg.memory_contention_percent, node_no_data, prev, now));
   out.push_back(contention_condition(kDiskContention, "IO", s.psi.io, cfg.io_contention_percent,
                                      node_no_data, prev, now));
-  // Pod-level contention exists only where there are pods and cgroup v2 pressure files.
-  if (!s.kubepods) return;
+  // Pod-level contention exists only where there are pods and cgroup v2 pressure files; once
+  // reported, it goes Unknown (not away) while the kubepods source cannot tell.
+  if (!s.kubepods) {
+    const SourceStatus* src = s.source("kubepods");
+    if (src && src->up) return;  // no kubepods cgroup (any more): nothing to report
+    if (!prev.conditions.contains(kKubepodsMemoryContention) &&
+        !prev.conditions.contains(kKubepodsDiskContention))
+      return;
+    const std::string why = src ? fmt::format("no data: source kubepods is down: {}", src->error)
+                                : std::string("no data: source kubepods is disabled");
+    for (const char* type : {kKubepodsMemoryContention, kKubepodsDiskContention})
+      out.push_back(
+          next_condition(prev, type, ConditionStatus::kUnknown, "SignalUnavailable", why, now));
+    return;
+  }
   const std::string pods_no_data =
       fmt::format("the {} cgroup has no pressure files (cgroup v1)", s.kubepods->name);
   out.push_back(contention_condition(kKubepodsMemoryContention, "Memory",

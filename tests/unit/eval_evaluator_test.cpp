@@ -358,8 +358,8 @@ TEST_CASE("facts §1 a soft threshold that clears before its grace period restar
 }
 
 TEST_CASE(
-    "facts §1 minimum reclaim: a threshold that drove eviction stays met until available "
-    "exceeds threshold + minReclaim",
+    "facts §1 minimum reclaim: a threshold that drove eviction stays met while available < "
+    "threshold + minReclaim (the operator is always less than: exactly equal resolves)",
     "[eval]") {
   FakeClock clock;
   auto cfg = kubelet_defaults();
@@ -486,6 +486,43 @@ TEST_CASE("contention: IO and kubepods level, never CPU", "[eval]") {
   CHECK(cond(ev, "KubepodsMemoryContention").status == ConditionStatus::kTrue);
   CHECK(cond(ev, "KubepodsDiskContention").status == ConditionStatus::kFalse);
   CHECK(cond(ev, "MemoryContention").status == ConditionStatus::kFalse);
+}
+
+TEST_CASE("contention: kubepods level goes Unknown while the kubepods source is down, and away "
+          "with the cgroup",
+          "[eval]") {
+  FakeClock clock;
+  auto cfg = kubelet_defaults();
+  Sample s = healthy(clock.now());
+  s.kubepods = KubepodsCgroup{"kubepods.slice", 6 * kGi, kGi, 0, psi(20, 20), psi(0, 0)};
+  auto ev = eval::evaluate(s, {}, cfg, clock.now());
+  REQUIRE(cond(ev, "KubepodsMemoryContention").status == ConditionStatus::kTrue);
+
+  clock.advance(1s);
+  Sample down = healthy(clock.now());
+  for (auto& src : down.sources)
+    if (src.name == "kubepods") src = SourceStatus{"kubepods", false, 0, "memory.stat: EIO"};
+  ev = eval::evaluate(down, ev.state, cfg, clock.now());
+  for (const char* type : {"KubepodsMemoryContention", "KubepodsDiskContention"}) {
+    INFO(type);
+    CHECK(cond(ev, type).status == ConditionStatus::kUnknown);
+    CHECK(cond(ev, type).reason == "SignalUnavailable");
+    CHECK(cond(ev, type).message == "no data: source kubepods is down: memory.stat: EIO");
+    CHECK(cond(ev, type).last_transition == clock.now());
+  }
+  // Still down a tick later: still Unknown, the transition time kept.
+  const auto went_unknown = clock.now();
+  clock.advance(1s);
+  ev = eval::evaluate(down, ev.state, cfg, clock.now());
+  CHECK(cond(ev, "KubepodsMemoryContention").status == ConditionStatus::kUnknown);
+  CHECK(cond(ev, "KubepodsMemoryContention").last_transition == went_unknown);
+
+  // Up again without a kubepods cgroup (the kubelet is gone): nothing to report.
+  ev = eval::evaluate(healthy(clock.now()), ev.state, cfg, clock.now());
+  for (const auto& c : ev.status.conditions) CHECK(c.type.find("Kubepods") == std::string::npos);
+  // Down on a node that never had one: no kubepods conditions appear.
+  ev = eval::evaluate(down, {}, cfg, clock.now());
+  for (const auto& c : ev.status.conditions) CHECK(c.type.find("Kubepods") == std::string::npos);
 }
 
 TEST_CASE("contention is Unknown where the kernel has no PSI", "[eval]") {
