@@ -421,7 +421,10 @@ Result<Document> load_kubelet_config(const std::optional<std::string>& file,
       merged.value = kubelet_legacy_flag_defaults();
     }
     if (dir) {
-      auto files = list_drop_ins(*dir);
+      // The kubelet's walk error text (mergeKubeletConfigurations). A drop-in's own error is
+      // given as the kubelet's loader words it, without the kubelet's two wrapping prefixes,
+      // so that it starts with the drop-in's file and line.
+      auto files = list_drop_ins(*dir, "kubelet dropin directory");
       if (!files) return std::unexpected(files.error());
       for (const std::string& f : *files) {
         auto doc = load_file(f, kind);

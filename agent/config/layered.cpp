@@ -487,13 +487,20 @@ std::string base_name(std::string path) {
 
 bool takes(std::string_view name) { return name.ends_with(kDropInExt); }
 
-std::unexpected<Error> walk_error(const std::string& root, const std::string& what, int err) {
-  return std::unexpected<Error>(Error("failed to walk through drop-in directory \"" + root +
-                                          "\": " + what + ": " + std::strerror(err),
+// What the walk reports its errors against: the root and the directory's noun.
+struct WalkRoot {
+  const std::string& path;
+  std::string_view noun;
+};
+
+std::unexpected<Error> walk_error(const WalkRoot& root, const std::string& what, int err) {
+  return std::unexpected<Error>(Error("failed to walk through " + std::string(root.noun) +
+                                          " \"" + root.path + "\": " + what + ": " +
+                                          std::strerror(err),
                                       err));
 }
 
-Result<void> walk_dir(const std::string& root, const std::string& dir,
+Result<void> walk_dir(const WalkRoot& root, const std::string& dir,
                       std::vector<std::string>& out, int depth) {
   if (depth > 256) return walk_error(root, "open " + dir, ELOOP);
   DIR* d = ::opendir(dir.c_str());
@@ -579,16 +586,17 @@ std::string declared(const json& v, const char* key) {
 
 }  // namespace
 
-Result<std::vector<std::string>> list_drop_ins(const std::string& dir) {
+Result<std::vector<std::string>> list_drop_ins(const std::string& dir, std::string_view noun) {
+  const WalkRoot root{dir, noun};
   std::vector<std::string> out;
   struct stat st {};
-  if (::lstat(dir.c_str(), &st) != 0) return walk_error(dir, "lstat " + dir, errno);
+  if (::lstat(dir.c_str(), &st) != 0) return walk_error(root, "lstat " + dir, errno);
   if (!S_ISDIR(st.st_mode)) {
     // WalkDir visits a non-directory root (a file, or a symlink: not followed) as a file.
     if (takes(base_name(dir))) out.push_back(dir);
     return out;
   }
-  if (auto r = walk_dir(dir, dir, out, 0); !r) return std::unexpected(r.error());
+  if (auto r = walk_dir(root, dir, out, 0); !r) return std::unexpected(r.error());
   return out;
 }
 

@@ -58,7 +58,10 @@ void merge_patch(Document& target, const Document& patch);
 // Like the kubelet's filepath.WalkDir, `dir` itself is lstat'ed: when it is a
 // symlink (no trailing slash) it is not descended either, and a symlink named
 // *.conf is listed whatever it points to (load_file then reads through it).
-Result<std::vector<std::string>> list_drop_ins(const std::string& dir);
+// Errors: `failed to walk through <noun> "<dir>": ...` (the kubelet's text with
+// noun "kubelet dropin directory").
+Result<std::vector<std::string>> list_drop_ins(const std::string& dir,
+                                               std::string_view noun = "drop-in directory");
 
 // What every file of a layered configuration must declare.
 struct Kind {

@@ -171,7 +171,7 @@ class RefusedTest(unittest.TestCase):
         r = run_cli("kubelet-config", "--config", os.path.join(KUBEADM, "config.yaml"),
                     "--config-dir", os.path.join(KUBELET, "nope.d"))
         self.assertEqual(r.returncode, 2)
-        self.assertIn("failed to walk through drop-in directory", r.stderr)
+        self.assertIn("failed to walk through kubelet dropin directory", r.stderr)
 
     def test_usage_errors_and_help(self):
         r = run_cli("kubelet-config", "--help")
