@@ -179,7 +179,7 @@ class FaultTest(unittest.TestCase):
         need_root()
         need_binary("bpftool")
         work = tempfile.mkdtemp(prefix="nodehealth-e2e-")
-        first = Agent(config=BASE, workdir=work)
+        first = Agent(config=BASE, workdir=work, expect_exit=-signal.SIGKILL)
         with first:
             wait_until(lambda: re.search(r'nodehealth_probe_up\{probe="fork"\} 1',
                                          first.metrics()), 20, what="fork probe up")
