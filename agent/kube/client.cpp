@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
@@ -223,7 +224,26 @@ size_t on_header(char* data, size_t size, size_t n, void* out) {
   return size * n;
 }
 
+int64_t steady_ns(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+// curl's progress callback: non-zero aborts the transfer (CURLE_ABORTED_BY_CALLBACK).
+int on_progress(void* deadline, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const int64_t d = static_cast<std::atomic<int64_t>*>(deadline)->load();
+  return d != 0 && steady_ns(std::chrono::steady_clock::now()) >= d ? 1 : 0;
+}
+
 }  // namespace
+
+void Client::set_deadline(std::chrono::steady_clock::time_point t) {
+  deadline_ns_ = std::max<int64_t>(steady_ns(t), 1);
+}
+
+bool Client::deadline_passed() const {
+  const int64_t d = deadline_ns_.load();
+  return d != 0 && steady_ns(std::chrono::steady_clock::now()) >= d;
+}
 
 Result<Response> Client::request(const std::string& method, const std::string& path,
                                  const std::string& content_type, const std::string& body) {
@@ -242,14 +262,24 @@ Result<Response> Client::perform(const std::string& method, const std::string& p
   if (!c) return fail("curl_easy_init failed");
   auto token = bearer();
   if (!token) return std::unexpected(token.error());
+  const std::string url = cfg_.server + path;
+  auto timeout = timeout_;
+  if (const int64_t d = deadline_ns_.load(); d != 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::nanoseconds(d - steady_ns(std::chrono::steady_clock::now())));
+    if (left.count() <= 0) return fail(method + " " + url + ": not sent, the deadline passed");
+    timeout = std::min(timeout, left);
+  }
   curl_easy_reset(c);
   Response r;
-  const std::string url = cfg_.server + path;
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, long(timeout_.count()));
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, long(std::min<int64_t>(timeout_.count(), 5000)));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, long(timeout.count()));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, long(std::min<int64_t>(timeout.count(), 5000)));
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &deadline_ns_);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
@@ -295,6 +325,8 @@ Result<Response> Client::perform(const std::string& method, const std::string& p
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   const CURLcode rc = curl_easy_perform(c);
   curl_slist_free_all(headers);
+  if (rc == CURLE_ABORTED_BY_CALLBACK)
+    return fail(method + " " + url + ": cut at the deadline, no answer yet");
   if (rc != CURLE_OK) return fail(method + " " + url + ": " + curl_easy_strerror(rc));
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.code);
   return r;

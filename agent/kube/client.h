@@ -4,6 +4,7 @@
 // errors are values naming the file or the request.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -58,6 +59,12 @@ class Client {
                            const std::string& content_type = "", const std::string& body = "");
   const ClusterConfig& config() const { return cfg_; }
 
+  // A deadline for every request from now on, including the one in flight (cut within about
+  // a second of it, by curl's progress callback); safe to call from another thread. For the
+  // agent's shutdown: its last write must not hold up the exit.
+  void set_deadline(std::chrono::steady_clock::time_point t);
+  bool deadline_passed() const;
+
  private:
   Result<std::string> bearer();
   Result<Response> perform(const std::string& method, const std::string& path,
@@ -67,6 +74,7 @@ class Client {
   void* curl_ = nullptr;  // CURL*
   std::string token_;
   std::chrono::steady_clock::time_point token_read_{};
+  std::atomic<int64_t> deadline_ns_{0};  // steady clock; 0: none
 };
 
 }  // namespace nodehealth::kube

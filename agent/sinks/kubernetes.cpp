@@ -169,12 +169,18 @@ KubernetesSink::KubernetesSink(std::unique_ptr<kube::Client> client, KubeOptions
       events_(opts_.events, std::chrono::steady_clock::now()) {}
 
 KubernetesSink::~KubernetesSink() {
+  stop();
+  if (worker_.joinable()) worker_.join();
+}
+
+void KubernetesSink::stop() {
   {
     std::lock_guard lock(mu_);
+    if (stop_) return;
     stop_ = true;
   }
+  client_->set_deadline(std::chrono::steady_clock::now() + opts_.shutdown_timeout);
   cv_.notify_all();
-  if (worker_.joinable()) worker_.join();
 }
 
 void KubernetesSink::start() {
@@ -309,15 +315,20 @@ bool KubernetesSink::patch_status(TimePoint now) {
       std::erase_if(adopted_, [&](const auto& kv) { return !sent_.contains(kv.first); });
     return true;
   }
+  last_error_ = r ? fmt::format("HTTP {}: {}", r->code, r->body.substr(0, 200)) : r.error().message;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = stopping_ || stop_;
+  }
+  if (stopping_) return false;  // cut by the shutdown deadline: final_write() tells
   ++failures_;
   auto wait = backoff();
   if (r && r->retry_after) wait = std::max<std::chrono::milliseconds>(wait, *r->retry_after);
   stats_->backoff_seconds = std::chrono::duration<double>(wait).count();
   retry_at_ = std::chrono::steady_clock::now() + wait;
   if (!api_down_logged_)
-    spdlog::warn(
-        "kubernetes: patching node {} failed, retrying with backoff: {}", opts_.node,
-        r ? fmt::format("HTTP {}: {}", r->code, r->body.substr(0, 200)) : r.error().message);
+    spdlog::warn("kubernetes: patching node {} failed, retrying with backoff: {}", opts_.node,
+                 last_error_);
   api_down_logged_ = true;
   return false;
 }
@@ -419,12 +430,44 @@ void KubernetesSink::run() {
     cv_.wait_until(lock, wake, [&] { return stop_ || (dirty_ && failures_ == 0); });
     dirty_ = false;
   }
-  // Stopping: one last attempt to write a change the API has not seen yet (not while it is
-  // failing: a timeout would hold up the agent's exit).
-  if (adopted_done_ && failures_ == 0) {
-    const TimePoint now = WallClock::now();
-    if (unsent(effective(now))) patch_status(now);
+  final_write();
+}
+
+// Stopping: the request in flight has ended (answered, or cut at the shutdown deadline); one
+// last write of a change the API has not seen yet, within what is left of the deadline, even
+// while the API was failing (a refused connection costs nothing, a hung one the deadline).
+void KubernetesSink::final_write() {
+  stopping_ = true;
+  if (!adopted_done_) {
+    std::lock_guard lock(mu_);
+    if (!desired_.empty())
+      spdlog::warn("kubernetes: final status of node {} not written: the node was never read",
+                   opts_.node);
+    return;
   }
+  const TimePoint now = WallClock::now();
+  const std::vector<Cond> want = effective(now);
+  if (want.empty()) return;
+  if (!unsent(want)) {
+    spdlog::info("kubernetes: node {} has the newest status, nothing left to write", opts_.node);
+    return;
+  }
+  const std::string bound = fmt::format("{}ms", opts_.shutdown_timeout.count());
+  if (client_->deadline_passed()) {
+    spdlog::warn(
+        "kubernetes: final status of node {} not written: the shutdown deadline of {} passed "
+        "(last error: {})",
+        opts_.node, bound, last_error_.empty() ? "none" : last_error_);
+    return;
+  }
+  if (patch_status(now))
+    spdlog::info("kubernetes: final status of node {} written ({} conditions)", opts_.node,
+                 want.size());
+  else
+    spdlog::warn(
+        "kubernetes: final status of node {} not written within the shutdown deadline "
+        "of {}: {}",
+        opts_.node, bound, last_error_);
 }
 
 }  // namespace nodehealth::sinks

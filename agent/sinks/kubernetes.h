@@ -44,6 +44,9 @@ struct KubeOptions {
   bool remove_stale = false;
   std::string events_namespace = "default";
   std::chrono::milliseconds backoff_min{200}, backoff_max{7000};
+  // When the agent stops: how long the request in flight and one last write of a change the
+  // API has not seen may take, together (the DaemonSet gives the pod 15 s to exit).
+  std::chrono::milliseconds shutdown_timeout{5000};
   EventLimits events;  // aggregation window and the token bucket of Event writes
 };
 
@@ -63,8 +66,13 @@ bool foreign_condition_type(const std::string& api_type);
 class KubernetesSink final : public Sink {
  public:
   KubernetesSink(std::unique_ptr<kube::Client> client, KubeOptions opts);
-  ~KubernetesSink() override;  // stops the worker after one last attempt of pending writes
+  ~KubernetesSink() override;  // stop(), then waits for the worker
   void start();
+  // Asks the worker to stop, without waiting: the request in flight and one last write of a
+  // change the API has not seen yet get shutdown_timeout together, from now; the outcome of
+  // that write is logged. The agent calls it as soon as its loop ends, so the write overlaps
+  // the rest of the shutdown.
+  void stop();
   void publish(const Sample& sample, const NodeStatus& status) override;
   std::shared_ptr<prometheus::Collectable> metrics() const { return metrics_; }
 
@@ -77,6 +85,7 @@ class KubernetesSink final : public Sink {
   };
 
   void run();
+  void final_write();
   bool adopt();
   bool patch_status(TimePoint now);
   // The newest evaluation with the adopted conditions applied (worker only).
@@ -111,6 +120,8 @@ class KubernetesSink final : public Sink {
   int failures_ = 0;
   std::chrono::steady_clock::time_point retry_at_{};
   bool api_down_logged_ = false;
+  bool stopping_ = false;  // the last write: its failure is not "retrying"
+  std::string last_error_;
   bool events_rejected_logged_ = false;
   std::thread worker_;
 };

@@ -74,10 +74,29 @@ def http_get(port, path, method="GET", timeout=5):
         return e.code, dict(e.headers), e.read().decode()
 
 
-class Agent:
-    """`nodehealth run` on 127.0.0.1 with an ephemeral port, as a context manager."""
+# What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print on a finding (the
+# suite also runs on the SANITIZE=1 build, whose reports go to stderr, into the agent's log).
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+STOP_TIMEOUT = 20  # seconds from SIGTERM to exit (the Kubernetes sink's last write takes <= 5)
 
-    def __init__(self, *args, config=None, workdir=None):
+
+def sanitizer_report(log):
+    """The first line of a sanitizer report in the log, or None."""
+    for line in log.splitlines():
+        if any(r in line for r in SANITIZER_REPORTS):
+            return line
+    return None
+
+
+class Agent:
+    """`nodehealth run` on 127.0.0.1 with an ephemeral port, as a context manager. On exit it
+    sends SIGTERM (if the agent still runs) and asserts the agent exited with expect_exit (0,
+    a clean shutdown, unless a test ends it otherwise on purpose: it then passes the status it
+    expects, e.g. -signal.SIGKILL, or None with a comment saying why it cannot know) within
+    STOP_TIMEOUT, and that its log holds no sanitizer report."""
+
+    def __init__(self, *args, config=None, workdir=None, expect_exit=0):
+        self.expect_exit = expect_exit
         self.workdir = workdir or tempfile.mkdtemp(prefix="nodehealth-e2e-")
         self.args = list(args)
         if config is not None:
@@ -128,13 +147,32 @@ class Agent:
         assert code == 200, body
         return body
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
+        hung = False
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(10)
+                self.proc.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
+                hung = True
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        if self.proc is None:
+            return False
+        log = self.logs()
+        report = sanitizer_report(log)
+        problems = []
+        if report:
+            problems.append("sanitizer report in the agent's log: " + report)
+        if hung:
+            problems.append("the agent did not exit within %ds of SIGTERM" % STOP_TIMEOUT)
+        elif self.expect_exit is not None and self.proc.returncode != self.expect_exit:
+            problems.append("the agent exited with %s, expected %s"
+                            % (self.proc.returncode, self.expect_exit))
+        # A failure of the test body is not hidden behind an exit status it probably caused; a
+        # sanitizer report is raised anyway (it may be the cause), chained to that failure.
+        if problems and (exc_type is None or report):
+            raise AssertionError("; ".join(problems) + "\n--- agent log (last 40 lines) ---\n" +
+                                 "\n".join(log.splitlines()[-40:]))
         return False

@@ -15,7 +15,10 @@ no kube-apiserver package on Debian). It enforces the real API's contract for th
   PATCH .../events/{name} (404 when missing); events get a uid and a resourceVersion;
 - RBAC: paths made forbidden answer 403 Forbidden;
 - fault injection: the next N requests answer 500, 429 with Retry-After, 409, slowly, or are
-  dropped without an answer; an outage mode drops every request;
+  dropped without an answer; an outage mode drops every request; hold() keeps the next
+  matching requests unanswered for a while (a slow apiserver or etcd), and stop()/start()
+  take the whole server away (listening socket and open connections closed) and bring it
+  back on the same port with its state, as a restarted kube-apiserver;
 - a request log for the tests."""
 import contextlib
 import copy
@@ -23,6 +26,7 @@ import datetime
 import json
 import os
 import re
+import socket
 import ssl
 import subprocess
 import threading
@@ -69,18 +73,25 @@ class StandIn:
         self.faults = []  # list of [kind, remaining]
         self.outage = False
         self.forbidden = set()  # path regexes answered 403, as missing RBAC grants are
+        self.holds = []  # [seconds, method, path regex, remaining]
+        self.released = threading.Event()  # set by stop(): held requests go on at once
+        self.conns = set()  # open client connections, closed by stop()
         self.lock = threading.Lock()
         self.rv = 1000
-        handler = self._handler()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server = None
+        self.port = 0
+        self._listen()
+        self.url = "https://127.0.0.1:%d" % self.port
+
+    def _listen(self):
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
         self.server.daemon_threads = True
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(pki["server.crt"], pki["server.key"])
-        ctx.load_verify_locations(pki["ca.crt"])
+        ctx.load_cert_chain(self.pki["server.crt"], self.pki["server.key"])
+        ctx.load_verify_locations(self.pki["ca.crt"])
         ctx.verify_mode = ssl.CERT_OPTIONAL
         self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
-        self.url = "https://127.0.0.1:%d" % self.port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self):
@@ -88,9 +99,30 @@ class StandIn:
         return self
 
     def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def stop(self):
+        """The server goes away: the listening socket is closed (connections are refused) and
+        so is every open connection; held requests are let go. The state stays for start()."""
+        if self.server is None:
+            return
         self.server.shutdown()
         self.server.server_close()
-        return False
+        self.released.set()
+        with self.lock:
+            conns = list(self.conns)
+        for c in conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+        self.server = None
+
+    def start(self):
+        """Back on the same port, with the same nodes and events (etcd kept them)."""
+        assert self.server is None
+        self.released.clear()
+        self._listen()
+        self.thread.start()
 
     # ------------------------------------------------------------ test API
     def add_node(self, name, conditions=()):
@@ -113,6 +145,16 @@ class StandIn:
     def inject(self, kind, count=1):
         with self.lock:
             self.faults.append([kind, count])
+
+    def hold(self, seconds, method="PATCH", path_re=r"/status$", count=1):
+        """The next `count` requests matching method and path wait `seconds` before they are
+        served (then applied and answered as usual, if the client is still there)."""
+        with self.lock:
+            self.holds.append([seconds, method, path_re, count])
+
+    def in_flight(self, method=None, path_re=None):
+        """Requests received and not answered yet."""
+        return [r for r in self.requests(method, path_re) if r["code"] is None]
 
     def requests(self, method=None, path_re=None, since=0.0):
         with self.lock:
@@ -152,6 +194,21 @@ class StandIn:
             def log_message(self, *args):
                 pass
 
+            def setup(self):
+                super().setup()
+                with standin.lock:
+                    standin.conns.add(self.connection)
+
+            def finish(self):
+                with contextlib.suppress(OSError):
+                    super().finish()
+                with standin.lock:
+                    standin.conns.discard(self.connection)
+
+            def handle(self):
+                with contextlib.suppress(OSError):  # a client that left, or stop()
+                    super().handle()
+
             def _reply(self, code, obj, headers=()):
                 body = json.dumps(obj).encode()
                 self.send_response(code)
@@ -184,6 +241,18 @@ class StandIn:
                     entry["body"] = raw.decode(errors="replace")
                 with standin.lock:
                     standin.log.append(entry)
+                    held = None
+                    for h in standin.holds:
+                        if h[1] == method and re.search(h[2], self.path):
+                            held = h[0]
+                            h[3] -= 1
+                            if h[3] <= 0:
+                                standin.holds.remove(h)
+                            break
+                if held:
+                    entry["held"] = held
+                    standin.released.wait(held)
+                with standin.lock:
                     fault = None
                     if standin.outage:
                         fault = "drop"
@@ -218,6 +287,7 @@ class StandIn:
                         'cannot %s resource at %s' % (method.lower(), self.path)))
                 code, obj = standin._serve(method, self.path, entry["content_type"], entry["body"])
                 entry["code"] = code
+                entry["answered"] = time.monotonic()
                 self._reply(code, obj)
 
             def do_GET(self):

@@ -5,7 +5,7 @@ import re
 import tempfile
 import unittest
 
-from harness import FIXTURES, ROOT, Agent, need_root, run_cli, write
+from harness import FIXTURES, ROOT, Agent, need_root, run_cli, wait_until, write
 
 HYBRID = os.path.join(FIXTURES, "debian12-hybrid")
 
@@ -80,6 +80,8 @@ class ShippedConfigTest(unittest.TestCase):
 
     def settings_lines(self, agent):
         """The start-up log lines that carry settings, without times, ports and counts."""
+        # The sandbox line comes after the first sample, up to seconds after /healthz answers.
+        wait_until(lambda: "info sandbox:" in agent.logs(), 20, what="the sandbox applied")
         out = set()
         for line in agent.logs().splitlines():
             line = re.sub(r"^\S+ ", "", line)  # the time

@@ -87,7 +87,7 @@ class SandboxTest(unittest.TestCase):
             self.assertIsNone(a.proc.poll(), a.logs())
 
     def test_a_forbidden_syscall_kills_the_agent_with_sigsys(self):
-        with ForbiddenSyscall(3), Agent(config=BASE) as a:
+        with ForbiddenSyscall(3), Agent(config=BASE, expect_exit=-signal.SIGSYS) as a:
             rc = a.proc.wait(20)
             self.assertEqual(rc, -signal.SIGSYS, a.logs())
             logs = a.logs()
