@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "agent/sinks/process_metrics.h"
 #include "agent/sinks/status_page.h"
 
 // The OpenSSL shims (ssl_shim.c, embedded by ssl_shims.S).
@@ -166,6 +167,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen,
   }
   server->collector_ = std::make_shared<MetricsCollector>(store, std::move(build));
   server->exposer_->RegisterCollectable(server->collector_);
+  // The agent's own footprint (process_*), read from /proc/self at scrape time.
+  server->add_metrics(std::make_shared<ProcessCollector>());
   return server;
 }
 

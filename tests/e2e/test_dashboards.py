@@ -422,14 +422,14 @@ class DashboardStructureTest(unittest.TestCase):
             for name in files:
                 if name.endswith(".cpp"):
                     with open(os.path.join(top, name)) as f:
-                        declared |= set(re.findall(r'"(nodehealth_\w+)"', f.read()))
+                        declared |= set(re.findall(r'"((?:nodehealth|process)_\w+)"', f.read()))
         with Agent() as agent:
             exported = set(re.findall(r"^# TYPE (\w+)", agent.metrics(), re.M))
         self.assertLessEqual(exported - {"exposer_scrapes_total", "exposer_transferred_bytes_total",
                                          "exposer_request_latencies"}, declared)
         for name in UIDS:
             for title, ref, expr, _ in queries(load(name)):
-                for metric in re.findall(r"\b(nodehealth_\w+)", expr):
+                for metric in re.findall(r"\b((?:nodehealth|process)_\w+)", expr):
                     # A histogram family's series carry _bucket, _sum and _count.
                     base = re.sub(r"_(bucket|sum|count)$", "", metric)
                     self.assertTrue(metric in declared or base in declared,
