@@ -208,10 +208,16 @@ tidy:
 format:
 	clang-format -i $$(find agent include tests -name '*.cpp' -o -name '*.h' | grep -v fixtures)
 
+# The repository's unit names the default PREFIX's binary; the installed one names $(PREFIX)'s.
 PREFIX ?= /usr/local
+UNIT_EXEC := ExecStart=/usr/local/bin/nodehealth
 install: $(BUILD)/nodehealth
 	install -D -m 0755 $(BUILD)/nodehealth $(DESTDIR)$(PREFIX)/bin/nodehealth
-	install -D -m 0644 systemd/nodehealth.service $(DESTDIR)/etc/systemd/system/nodehealth.service
+	@[ "$$(grep -c '^$(UNIT_EXEC) ' systemd/nodehealth.service)" = 1 ] || \
+	  { echo "systemd/nodehealth.service: want one line starting '$(UNIT_EXEC) '" >&2; exit 1; }
+	sed 's|^$(UNIT_EXEC) |ExecStart=$(PREFIX)/bin/nodehealth |' systemd/nodehealth.service \
+	  > $(BUILD)/nodehealth.service
+	install -D -m 0644 $(BUILD)/nodehealth.service $(DESTDIR)/etc/systemd/system/nodehealth.service
 	@if [ -e $(DESTDIR)/etc/nodehealth/config.yaml ]; then \
 	  echo "keeping existing $(DESTDIR)/etc/nodehealth/config.yaml"; \
 	else \

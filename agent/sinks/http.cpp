@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "agent/sinks/process_metrics.h"
 #include "agent/sinks/status_page.h"
 
 // The OpenSSL shims (ssl_shim.c, embedded by ssl_shims.S).
@@ -96,12 +97,14 @@ int init_ssl(void* ssl_ctx, void*) {
   return server ? server->init_tls(ssl_ctx) : -1;
 }
 
+// extra_headers: whole header lines, each ending in \r\n.
 void reply(struct mg_connection* conn, int code, const char* content_type, const std::string& body,
-           bool head) {
+           bool head, const std::string& extra_headers = "") {
   mg_printf(conn,
             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-            "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n",
-            code, mg_get_response_code_text(conn, code), content_type, body.size());
+            "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s\r\n",
+            code, mg_get_response_code_text(conn, code), content_type, body.size(),
+            extra_headers.c_str());
   if (!head) mg_write(conn, body.data(), body.size());
 }
 
@@ -166,6 +169,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen,
   }
   server->collector_ = std::make_shared<MetricsCollector>(store, std::move(build));
   server->exposer_->RegisterCollectable(server->collector_);
+  // The agent's own footprint (process_*), read from /proc/self at scrape time.
+  server->add_metrics(std::make_shared<ProcessCollector>());
   return server;
 }
 
@@ -268,7 +273,8 @@ int HttpServer::handle(struct mg_connection* conn) {
   if (!ours) return 0;  // /metrics: the Exposer
 
   if (path == "/") {  // the status page; it lists /metrics, /status and /healthz
-    reply(conn, 200, "text/html; charset=utf-8", std::string(status_page_html()), head);
+    reply(conn, 200, "text/html; charset=utf-8", std::string(status_page_html()), head,
+          "Content-Security-Policy: " + std::string(status_page_csp()) + "\r\n");
     return 200;
   }
   const auto snap = store_.get();

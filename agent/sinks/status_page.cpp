@@ -202,4 +202,9 @@ tick();
 
 std::string_view status_page_html() { return kPage; }
 
+std::string_view status_page_csp() {
+  return "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+}
+
 }  // namespace nodehealth::sinks

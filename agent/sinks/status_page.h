@@ -12,4 +12,9 @@ namespace nodehealth::sinks {
 // The page, UTF-8; served as "text/html; charset=utf-8".
 std::string_view status_page_html();
 
+// The Content-Security-Policy header served with it: the page's own <meta> policy (only its
+// inline style and script, requests to the agent itself) plus what only a header can carry
+// (frame-ancestors: no other site may frame it) and no <base> or form targets.
+std::string_view status_page_csp();
+
 }  // namespace nodehealth::sinks

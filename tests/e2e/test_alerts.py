@@ -2,7 +2,10 @@
 in tests/alerts/ (a firing and a not-firing case for every alert), deploy/prometheus-operator/prometheus-rule.yaml
 identical in content (rendered from the rule file, and compared as Prometheus loads both), and
 the rules evaluated by Debian's prometheus against the real agent, with conditions forced True,
-rendering their annotations without a template error.
+rendering their annotations without a template error, and against a real agent whose Kubernetes
+sink the API stand-in (kube_standin.py) refuses to let patch its Node (403 on nodes/status):
+NodehealthKubernetesWritesFailing goes pending with the refused requests in its description,
+and goes away once the patches are allowed again.
 
 deploy/prometheus-operator/prometheus-rule.yaml is rendered from dashboards/alerts.yaml; after editing the rules,
   UPDATE_PROMETHEUS_RULE=1 python3 tests/e2e/run.py test_alerts.py
@@ -16,7 +19,8 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import Agent, BIN, ROOT, need, need_binary, wait_until, write
+from harness import Agent, BIN, ROOT, need, need_binary, need_root, wait_until, write
+from kube_standin import StandIn, make_pki
 from test_dashboards import Prometheus
 
 RULES = os.path.join(ROOT, "dashboards", "alerts.yaml")
@@ -334,6 +338,70 @@ class AlertRulesOnPrometheusTest(unittest.TestCase):
             names = {a["labels"]["alertname"] for a in doc["data"]["alerts"]}
             return not names & agent_alerts or None
         wait_until(none_active, 20, interval=0.5, what="no agent alert active")
+
+
+KUBE_NODE = "nodehealth-test-alert-node"
+KUBE_CONFIG = """apiVersion: nodehealth.io/v1alpha1
+kind: AgentConfiguration
+sampleInterval: 1s
+nodeName: %s
+probes:
+  enabled: false
+""" % KUBE_NODE
+
+
+class KubernetesAlertOnPrometheusTest(unittest.TestCase):
+    """NodehealthKubernetesWritesFailing against the real agent's Kubernetes sink: its `for` is
+    10m, so the test sees it pending (what promtool's tests/alerts/kubernetes.test.yaml takes
+    to firing), with the real metric names, labels and annotation queries."""
+
+    def test_refused_status_patches_raise_the_alert_and_allowed_ones_clear_it(self):
+        need_root()
+        need_binary("prometheus")
+        need_binary("openssl")
+        work = tempfile.mkdtemp(prefix="nodehealth-e2e-kube-alert-")
+        self.addCleanup(shutil.rmtree, work, True)
+        pki = make_pki(work)
+        with StandIn(pki) as s:
+            s.add_node(KUBE_NODE)
+            s.forbidden = {r"^/api/v1/nodes/[^/]+/status$"}  # a role without patch nodes/status
+            kubeconfig = s.kubeconfig(os.path.join(work, "kubeconfig"), token="test-token")
+            with Agent("--kubeconfig", kubeconfig, config=KUBE_CONFIG) as agent, \
+                    Prometheus(["127.0.0.1:%d" % agent.port], work, rule_files=[RULES]) as prom:
+                instance = "127.0.0.1:%d" % agent.port
+
+                def alert():
+                    code, doc = prom.api("/api/v1/alerts")
+                    got = [a for a in doc["data"]["alerts"]
+                           if a["labels"]["alertname"] == "NodehealthKubernetesWritesFailing"]
+                    # The description's counts need two scrapes of the failures.
+                    if got and re.search(r" x[0-9]+\.$", got[0]["annotations"]["description"]):
+                        print("  pending: " + got[0]["annotations"]["description"])
+                        return got
+                    return None
+                (a,) = wait_until(alert, 60, interval=0.5, what="the alert pending")
+                self.assertEqual(a["state"], "pending")
+                self.assertEqual(a["labels"]["instance"], instance)
+                self.assertEqual(a["labels"]["severity"], "warning")
+                desc = a["annotations"]["description"]
+                self.assertNotIn("<no value>", desc)
+                # The GET of the Node worked (adopted), the status patches are refused.
+                self.assertRegex(desc, r"next retry in [0-9.]+m?s\): ")
+                self.assertRegex(desc, r"Last successful API request: [0-9.]+s ago\.")
+                self.assertRegex(desc, r"Failed requests in the last 10m: "
+                                       r"patch nodes/status 403 x[0-9]+\.$")
+                self.assertIn(instance, a["annotations"]["summary"])
+                self.assertTrue(s.requests("PATCH", r"/status$"), "no patch reached the API")
+                self.assertTrue(all(r["code"] == 403 for r in s.requests("PATCH", r"/status$")))
+
+                # The role fixed: the next retry patches, the backoff is 0, the alert is gone.
+                s.forbidden = set()
+                wait_until(lambda: not prom.query(
+                    'ALERTS{alertname="NodehealthKubernetesWritesFailing"}'), 60, interval=0.5,
+                    what="the alert gone once the patch is allowed")
+                self.assertTrue(s.conditions(KUBE_NODE), "no condition written after the fix")
+                self.assertEqual(prom.query(
+                    'nodehealth_kubernetes_backoff_seconds{instance="%s"}' % instance)[0]["value"][1], "0")
 
 
 if __name__ == "__main__":

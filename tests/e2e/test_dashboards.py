@@ -6,8 +6,16 @@ return data unless it is listed in MAY_BE_EMPTY with the reason. Before the quer
 makes the data the probe panels show, as tests/e2e/test_probes.py does: direct I/O to a loop
 device (the block I/O latency panels), UDP packets to a port without a socket in a network
 namespace of its own (drops by reason), a process OOM-killed in a 32 MiB nodehealth-test-*
-memory cgroup (OOM kills with pod, a condition change, a node under a condition). A structural
-check of the JSON needs only the files and the agent's /metrics."""
+memory cgroup (OOM kills with pod, a condition change, a node under a condition).
+
+The node agent runs as on a Kubernetes node: its target carries a `node` label, as the
+ServiceMonitor's relabelling sets it (deploy/prometheus-operator/servicemonitor.yaml), its
+Kubernetes sink writes to the API stand-in (tests/e2e/kube_standin.py), it reads a kubelet
+configuration (allowedUnsafeSysctls, failCgroupV1) and watches a checkpoint directory. The
+fixture agent's target has no `node` label, as a plain host scraped by address: the `node`
+variable's All (.*) must keep it. Every metric family the agents export appears in some panel
+or in NOT_SHOWN with the reason. A structural check of the JSON needs only the files and the
+agent's /metrics."""
 import contextlib
 import socket
 import sys
@@ -22,6 +30,7 @@ import unittest
 import urllib.parse
 
 from harness import Agent, FIXTURES, ROOT, http_get, need_binary, need_root, wait_until, write
+from kube_standin import StandIn, make_pki
 from test_probes import ALLOCATE, in_cgroup, memory_cgroup
 
 DASHBOARDS = os.path.join(ROOT, "dashboards")
@@ -44,10 +53,27 @@ MAY_BE_EMPTY = {
     ("nodehealth-fleet", "Soonest forecast threshold crossings", "A"):
         "only a signal falling towards its threshold has a forecast; the nodes may be idle",
 }
+# The node label the node agent's target carries (the ServiceMonitor's, from the pod's node).
+NODE = "nodehealth-test-dash-node"
+# The `node` variable's All: every node, and the targets without a node label.
+ALL_NODES = ".*"
+
+# Metric families the agents export that no panel shows, and why. Everything else the agents
+# export (a live scrape of both) or declare (agent/**/*.cpp) must be in some panel's query.
+NOT_SHOWN = {
+    "exposer_scrapes_total": "prometheus-cpp's own scrape counter; Prometheus's "
+                             "scrape_duration_seconds and scrape_samples_scraped are shown",
+    "exposer_transferred_bytes_total": "prometheus-cpp's own; the series per scrape are shown",
+    "exposer_request_latencies": "prometheus-cpp's own summary, in microseconds; Prometheus's "
+                                 "scrape_duration_seconds is shown",
+}
+
 # Panels of the node dashboard that have no data on a node without a cgroup v2 kubepods cgroup
 # (this machine, usually): they must have data for the fixture node, which has one.
 KUBEPODS_PANELS = ("Pods (the kubepods cgroup): share of time stalled, avg10",
                    "Pods (the kubepods cgroup): stall rate")
+# The same in the fleet dashboard: empty when only this machine's node is picked.
+FLEET_KUBEPODS_PANELS = ("Pods (kubepods cgroup): most stalled on memory and I/O (some, avg60)",)
 
 FIXTURE_CONFIG = """apiVersion: nodehealth.io/v1alpha1
 kind: AgentConfiguration
@@ -56,10 +82,7 @@ sampleInterval: 1s
 
 # The kubelet's default hard thresholds plus one for pid.available (the kubelet sets none by
 # default), far below what this machine has: the PIDs panel's threshold and forecast lines.
-NODE_CONFIG = """apiVersion: nodehealth.io/v1alpha1
-kind: AgentConfiguration
-sampleInterval: 1s
-evictionHard:
+EVICTION_HARD = """evictionHard:
   memory.available: 100Mi
   nodefs.available: "10%"
   nodefs.inodesFree: "5%"
@@ -67,6 +90,23 @@ evictionHard:
   imagefs.inodesFree: "5%"
   pid.available: "1000"
 """
+NODE_CONFIG = """apiVersion: nodehealth.io/v1alpha1
+kind: AgentConfiguration
+sampleInterval: 1s
+nodeName: %s
+kubelet:
+  configFile: KUBELET_CONFIG
+checkpointDir: CHECKPOINT_DIR
+""" % NODE
+# The kubelet's file: the thresholds (the agent takes the kubelet's when it reads one), two
+# unsafe sysctls every kernel with network and IPC namespaces namespaces, failCgroupV1 off.
+KUBELET_CONFIG = """apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+failCgroupV1: false
+allowedUnsafeSysctls:
+- net.core.somaxconn
+- kernel.shm*
+""" + EVICTION_HARD
 
 SEND_UDP = ("import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
             "for _ in range(300): s.sendto(b'x', ('127.0.0.1', 9998))\n")
@@ -131,6 +171,10 @@ def load(name):
         return json.load(f)
 
 
+def panel(dashboard, title):
+    return next(p for p in all_panels(dashboard) if p["title"] == title)
+
+
 def all_panels(dashboard):
     """Every panel, including those nested in collapsed rows."""
     for p in dashboard.get("panels", []):
@@ -149,18 +193,42 @@ def queries(dashboard):
             yield "annotation " + a["name"], "expr", a["expr"], False
 
 
-def substitute(expr, instance):
+def substitute(expr, instance, node=ALL_NODES):
     for k, v in INTERVALS.items():
         expr = expr.replace(k, v)
     expr = expr.replace("${instance}", instance).replace("$instance", instance)
-    expr = expr.replace("${node}", instance).replace("$node", instance)
+    expr = expr.replace("${node}", node).replace("$node", node)
     assert "$" not in expr, "unsubstituted variable in " + expr
     return expr
 
 
+def exported_families(text):
+    return set(re.findall(r"^# TYPE (\w+)", text, re.M))
+
+
+def declared_families():
+    """The family names the agent's sources spell out (a family without samples, such as the
+    forecast on an idle node, is left out of a scrape, so a scrape alone does not list them)."""
+    declared = set()
+    for top, _, files in os.walk(os.path.join(ROOT, "agent")):
+        for name in files:
+            if name.endswith(".cpp"):
+                with open(os.path.join(top, name)) as f:
+                    declared |= set(re.findall(r'"((?:nodehealth|process)_\w+)"', f.read()))
+    return declared
+
+
+def metrics_in(expr):
+    """The agent's families an expression reads (a histogram's _bucket/_sum/_count as the
+    family)."""
+    return {re.sub(r"_(bucket|sum|count)$", "", m)
+            for m in re.findall(r"\b((?:nodehealth|process)_\w+)", expr)}
+
+
 class Prometheus:
     """Debian's prometheus on loopback, scraping the given targets every second and evaluating
-    the given rule files every second."""
+    the given rule files every second. A target is "host:port", or ("host:port", {labels}) for
+    target labels (the node label the ServiceMonitor's relabelling sets)."""
 
     def __init__(self, targets, workdir, rule_files=()):
         self.targets = targets
@@ -174,6 +242,11 @@ class Prometheus:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         cfg = os.path.join(self.workdir, "prometheus.yml")
+        groups = []
+        for t in self.targets:
+            addr, labels = (t, {}) if isinstance(t, str) else t
+            groups.append("      - targets: [%s]\n" % json.dumps(addr) +
+                          ("        labels: %s\n" % json.dumps(labels) if labels else ""))
         write(cfg, """global:
   scrape_interval: 1s
   evaluation_interval: 1s
@@ -181,9 +254,7 @@ rule_files: [%s]
 scrape_configs:
   - job_name: nodehealth
     static_configs:
-      - targets: [%s]
-""" % (", ".join(json.dumps(f) for f in self.rule_files),
-       ", ".join(json.dumps(t) for t in self.targets)))
+%s""" % (", ".join(json.dumps(f) for f in self.rule_files), "".join(groups)))
         self.log = open(os.path.join(self.workdir, "prometheus.log"), "w")
         self.proc = subprocess.Popen(
             ["prometheus", "--config.file", cfg, "--storage.tsdb.path",
@@ -232,19 +303,36 @@ class DashboardQueriesTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         need_binary("prometheus")
+        need_binary("openssl")
         cls.work = tempfile.mkdtemp(prefix="nodehealth-e2e-dash-")
         cls.stack = contextlib.ExitStack()
         try:
-            cls.agent = cls.stack.enter_context(Agent(config=NODE_CONFIG))
+            # The node agent as on a Kubernetes node: the API, a kubelet file, a checkpoint
+            # directory (root-owned 0700, as it should be).
+            cls.standin = cls.stack.enter_context(StandIn(make_pki(cls.work)))
+            cls.standin.add_node(NODE)
+            kubeconfig = cls.standin.kubeconfig(os.path.join(cls.work, "kubeconfig"),
+                                                token="test-token")
+            kubelet = os.path.join(cls.work, "kubelet-config.yaml")
+            write(kubelet, KUBELET_CONFIG)
+            checkpoints = os.path.join(cls.work, "checkpoints")
+            os.mkdir(checkpoints, 0o700)
+            config = NODE_CONFIG.replace("KUBELET_CONFIG", kubelet).replace(
+                "CHECKPOINT_DIR", checkpoints)
+            cls.agent = cls.stack.enter_context(Agent("--kubeconfig", kubeconfig, config=config))
             cls.fixture_agent = cls.stack.enter_context(
                 Agent("--host-root", os.path.join(FIXTURES, "cgroup-v2"), "--node-name",
                       "fixture-node", config=FIXTURE_CONFIG))
             cls.instance = "127.0.0.1:%d" % cls.agent.port
             cls.fixture_instance = "127.0.0.1:%d" % cls.fixture_agent.port
+            # The node agent's target labelled as the ServiceMonitor labels it; the fixture
+            # agent's not, as a plain host's static target.
             cls.prom = cls.stack.enter_context(
-                Prometheus([cls.instance, cls.fixture_instance], cls.work))
+                Prometheus([(cls.instance, {"node": NODE}), cls.fixture_instance], cls.work))
             wait_until(lambda: len(cls.prom.query('up{job="nodehealth"} == 1')) == 2, 60,
                        interval=0.5, what="both agents scraped")
+            wait_until(lambda: cls.standin.conditions(NODE), 60, interval=0.5,
+                       what="the node agent's conditions in the API")
             # The trend (and so the forecast line) needs about 35s of history in the agent.
             wait_until(lambda: cls.prom.query(
                 'nodehealth_signal_trend_per_second{instance="%s"}' % cls.instance), 150,
@@ -268,14 +356,14 @@ class DashboardQueriesTest(unittest.TestCase):
         cls.stack.close()
         shutil.rmtree(cls.work, ignore_errors=True)
 
-    def run_queries(self, name, instance):
+    def run_queries(self, name, instance, node=ALL_NODES):
         dash = load(name)
         uid = dash["uid"]
         checked = 0
         empty = []
         for title, ref, expr, instant in queries(dash):
-            with self.subTest(dashboard=uid, panel=title, refId=ref):
-                q = substitute(expr, instance)
+            with self.subTest(dashboard=uid, panel=title, refId=ref, node=node):
+                q = substitute(expr, instance, node)
                 result = self.prom.query(q) if instant else self.prom.query_range(q)
                 checked += 1
                 if result:
@@ -283,6 +371,9 @@ class DashboardQueriesTest(unittest.TestCase):
                 key = (uid, title, ref)
                 if key in MAY_BE_EMPTY:
                     empty.append("%s %s: %s" % (title, ref, MAY_BE_EMPTY[key]))
+                    continue
+                if uid == "nodehealth-fleet" and node == NODE and title in FLEET_KUBEPODS_PANELS:
+                    empty.append("%s %s: this machine's node has no kubepods cgroup" % (title, ref))
                     continue
                 if uid == "nodehealth-node" and title in KUBEPODS_PANELS:
                     # This node has no cgroup v2 kubepods cgroup: the fixture node must have data.
@@ -298,6 +389,13 @@ class DashboardQueriesTest(unittest.TestCase):
         self.assertGreaterEqual(checked, 30)
         for line in empty:
             print("  empty as allowed: " + line)
+
+    def test_node_dashboard_with_the_node_picked(self):
+        # node = the node label, instance = what the instance variable then offers.
+        (instance,) = self.variable_values("nodehealth-node.json", "instance", NODE)
+        self.assertEqual(instance, self.instance)
+        checked, _ = self.run_queries("nodehealth-node.json", instance, NODE)
+        self.assertGreaterEqual(checked, 30)
 
     def test_node_dashboard_on_the_fixture_node(self):
         # The same dashboard for the node with a kubepods cgroup: every kubepods panel has data.
@@ -315,25 +413,67 @@ class DashboardQueriesTest(unittest.TestCase):
         self.assertGreaterEqual(checked, 20)
         for line in empty:
             print("  empty as allowed: " + line)
+        # One node picked: its agent's panels have data, and only that agent is counted.
+        checked, _ = self.run_queries("nodehealth-fleet.json", ".+", NODE)
+        self.assertGreaterEqual(checked, 20)
+        reporting = next(t["expr"] for t in panel(load("nodehealth-fleet.json"),
+                                                   "Agents reporting")["targets"])
+        self.assertEqual(self.prom.query(substitute(reporting, ".+", NODE))[0]["value"][1], "1")
+        self.assertEqual(self.prom.query(substitute(reporting, ".+"))[0]["value"][1], "2")
 
     def test_fleet_sees_both_nodes(self):
-        # "All" of the instance variable is the regex .+ (allValue).
+        # "All" of the instance variable is the regex .+, of the node variable .* (allValue):
+        # together they keep the target without a node label.
         dash = load("nodehealth-fleet.json")
-        var = next(v for v in dash["templating"]["list"] if v["name"] == "instance")
-        self.assertEqual(var["allValue"], ".+")
-        got = self.prom.query('count(nodehealth_build_info{instance=~"%s"})' % var["allValue"])
+        variables = {v["name"]: v for v in dash["templating"]["list"]}
+        self.assertEqual(variables["instance"]["allValue"], ".+")
+        self.assertEqual(variables["node"]["allValue"], ALL_NODES)
+        got = self.prom.query('count(nodehealth_build_info{instance=~"%s",node=~"%s"})'
+                              % (variables["instance"]["allValue"], variables["node"]["allValue"]))
         self.assertEqual(got[0]["value"][1], "2")
 
-    def test_instance_variable_lists_the_agents(self):
-        # label_values(nodehealth_build_info, instance) is a series lookup in Grafana.
+    def variable_values(self, dashboard, name, node=ALL_NODES):
+        """What Grafana offers for a label_values(metric{matchers}, label) variable: a series
+        lookup (/api/v1/label/<label>/values with match[]), $node substituted."""
+        var = next(v for v in load(dashboard)["templating"]["list"] if v["name"] == name)
+        self.assertEqual(var["query"], var["definition"])
+        m = re.fullmatch(r"label_values\((\w+(?:\{[^}]*\})?), *(\w+)\)", var["definition"])
+        self.assertIsNotNone(m, var["definition"])
+        code, doc = self.prom.api("/api/v1/label/%s/values" % m.group(2),
+                                  **{"match[]": m.group(1).replace("$node", node)})
+        self.assertEqual(code, 200, doc)
+        return sorted(doc["data"])
+
+    def test_node_variable_lists_the_labelled_nodes(self):
+        # The node label the ServiceMonitor sets; the plain-host target has none to list.
         for name in UIDS:
-            var = next(v for v in load(name)["templating"]["list"] if v["name"] == "instance")
-            m = re.fullmatch(r"label_values\((\w+), *(\w+)\)", var["definition"])
-            self.assertIsNotNone(m, var["definition"])
-            code, doc = self.prom.api("/api/v1/label/%s/values" % m.group(2),
-                                      **{"match[]": m.group(1)})
-            self.assertEqual(code, 200)
-            self.assertEqual(sorted(doc["data"]), sorted([self.instance, self.fixture_instance]))
+            self.assertEqual(self.variable_values(name, "node"), [NODE], name)
+
+    def test_instance_variable_follows_the_node(self):
+        for name in UIDS:
+            # All nodes: both agents, the unlabelled one included.
+            self.assertEqual(self.variable_values(name, "instance"),
+                             sorted([self.instance, self.fixture_instance]), name)
+            # A node picked: its agent only.
+            self.assertEqual(self.variable_values(name, "instance", NODE), [self.instance], name)
+
+    def test_every_exported_family_is_shown_or_excused(self):
+        # A live scrape of both agents (the node agent with its Kubernetes sink, kubelet file
+        # and checkpoint directory), and the families the agent's sources declare.
+        families = (exported_families(self.agent.metrics()) |
+                    exported_families(self.fixture_agent.metrics()) | declared_families())
+        self.assertIn("nodehealth_kubernetes_up", families)
+        self.assertIn("nodehealth_allowed_unsafe_sysctl", families)
+        self.assertIn("process_resident_memory_bytes", families)
+        shown = set()
+        for name in UIDS:
+            for _, _, expr, _ in queries(load(name)):
+                shown |= metrics_in(expr)
+        missing = sorted(f for f in families if f not in shown and f not in NOT_SHOWN)
+        self.assertEqual(missing, [], "in no panel and not in NOT_SHOWN")
+        # NOT_SHOWN names only families that exist and are really not shown.
+        self.assertLessEqual(set(NOT_SHOWN), families)
+        self.assertEqual(set(NOT_SHOWN) & shown, set())
 
 
 class DashboardStructureTest(unittest.TestCase):
@@ -361,11 +501,24 @@ class DashboardStructureTest(unittest.TestCase):
             variables = {v["name"]: v for v in load(name)["templating"]["list"]}
             ds = variables["datasource"]
             self.assertEqual((ds["type"], ds["query"]), ("datasource", "prometheus"), name)
+            node = variables["node"]
+            self.assertEqual((node["type"], node["datasource"]), ("query", DATASOURCE), name)
+            self.assertEqual(node["definition"], "label_values(nodehealth_build_info, node)")
+            self.assertEqual(node["query"], node["definition"])
+            # All must match a target without a node label (a plain host): .*, not .+
+            self.assertEqual((node["includeAll"], node["allValue"]), (True, ALL_NODES), name)
             inst = variables["instance"]
             self.assertEqual(inst["type"], "query", name)
             self.assertEqual(inst["datasource"], DATASOURCE, name)
-            self.assertEqual(inst["definition"], "label_values(nodehealth_build_info, instance)")
+            self.assertEqual(inst["definition"],
+                             'label_values(nodehealth_build_info{node=~"$node"}, instance)')
             self.assertEqual(inst["query"], inst["definition"])
+            names = [v["name"] for v in load(name)["templating"]["list"]]
+            self.assertLess(names.index("node"), names.index("instance"), "instance follows node")
+            # Every selector of the agent's series that picks the instance picks the node too.
+            for title, ref, expr, _ in queries(load(name)):
+                for sel in re.findall(r"\{[^{}]*\$instance[^{}]*\}", expr):
+                    self.assertIn('node=~"$node"', sel, "%s: %s %s" % (name, title, ref))
 
     def test_panels(self):
         for name in UIDS:
@@ -414,26 +567,15 @@ class DashboardStructureTest(unittest.TestCase):
             walk(load(name), name)
 
     def test_queries_use_only_metrics_the_agent_exports(self):
-        # The families the agent declares (a family without samples, such as the forecast on an
-        # idle node, is left out of a scrape, so a scrape alone does not list them all), and
-        # those it serves now.
-        declared = set()
-        for top, _, files in os.walk(os.path.join(ROOT, "agent")):
-            for name in files:
-                if name.endswith(".cpp"):
-                    with open(os.path.join(top, name)) as f:
-                        declared |= set(re.findall(r'"(nodehealth_\w+)"', f.read()))
+        # The families the agent declares, and those it serves now.
+        declared = declared_families()
         with Agent() as agent:
-            exported = set(re.findall(r"^# TYPE (\w+)", agent.metrics(), re.M))
-        self.assertLessEqual(exported - {"exposer_scrapes_total", "exposer_transferred_bytes_total",
-                                         "exposer_request_latencies"}, declared)
+            exported = exported_families(agent.metrics())
+        self.assertLessEqual(exported - set(NOT_SHOWN), declared)
         for name in UIDS:
             for title, ref, expr, _ in queries(load(name)):
-                for metric in re.findall(r"\b(nodehealth_\w+)", expr):
-                    # A histogram family's series carry _bucket, _sum and _count.
-                    base = re.sub(r"_(bucket|sum|count)$", "", metric)
-                    self.assertTrue(metric in declared or base in declared,
-                                    "%s: %s %s: %s" % (name, title, ref, metric))
+                for metric in metrics_in(expr):
+                    self.assertIn(metric, declared, "%s: %s %s" % (name, title, ref))
 
 if __name__ == "__main__":
     unittest.main()

@@ -26,6 +26,7 @@ evictionHard:
 # fixture's nodefs is the real filesystem holding the checkout).
 VOLATILE = [
     re.compile(r'^exposer_'),  # prometheus-cpp's own scrape counters
+    re.compile(r'^process_'),  # the agent's own process: memory, CPU, descriptors, start time
     re.compile(r'^nodehealth_source_duration_seconds\{'),
     re.compile(r'^nodehealth_last_sample_timestamp_seconds '),
     re.compile(r'^nodehealth_condition_last_transition_timestamp_seconds\{'),

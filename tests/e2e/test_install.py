@@ -1,7 +1,9 @@
-"""`make install` into a DESTDIR: the binary, the unit and the default config land where the
-README ("Under systemd") says, with their modes; the installed unit's ExecStart= names the
-installed binary and its --config the installed config; the installed binary runs with the
-installed config; a second install keeps a config the administrator edited.
+"""`make install` into a DESTDIR, with the default PREFIX=/usr/local and with PREFIX=/usr: the
+binary, the unit and the default config land where the README ("Under systemd") says, with
+their modes; the installed unit's ExecStart= names the binary installed under that PREFIX
+(the unit is the repository's with only that line rewritten) and its --config the installed
+config; the installed binary runs with the installed config; a second install keeps a config
+the administrator edited.
 
 The binary is the one this test run uses ($(BUILD)/nodehealth, BUILD from the environment as
 for every e2e file): `make -o` keeps make from rebuilding it (the install is under test, not the
@@ -17,7 +19,10 @@ import unittest
 
 from harness import FIXTURES, ROOT, need, need_binary
 
-PREFIX = "/usr/local"  # the Makefile's default, and the path the unit's ExecStart= names
+DEFAULT_PREFIX = "/usr/local"  # the Makefile's default, and the path the repository's unit names
+PREFIXES = (DEFAULT_PREFIX, "/usr")
+UNIT = "/etc/systemd/system/nodehealth.service"
+CONFIG = "/etc/nodehealth/config.yaml"
 
 
 def mode(path):
@@ -31,13 +36,19 @@ class MakeInstallTest(unittest.TestCase):
         self.build = os.environ.get("BUILD", "build")
         self.built = os.path.join(ROOT, self.build, "nodehealth")
         need(os.path.isfile(self.built), "no %s: build it first" % self.built)
+        self.new_destdir()
+
+    def new_destdir(self):
         self.destdir = tempfile.mkdtemp(prefix="nodehealth-e2e-install-")
         self.addCleanup(shutil.rmtree, self.destdir, True)
 
-    def make_install(self):
-        r = subprocess.run(["make", "-C", ROOT, "-o", os.path.join(self.build, "nodehealth"),
-                            "install", "BUILD=" + self.build, "DESTDIR=" + self.destdir,
-                            "PREFIX=" + PREFIX], capture_output=True, text=True, timeout=120)
+    def make_install(self, prefix=None):
+        """prefix None: no PREFIX= at all, the Makefile's default as a user gets it."""
+        args = ["make", "-C", ROOT, "-o", os.path.join(self.build, "nodehealth"), "install",
+                "BUILD=" + self.build, "DESTDIR=" + self.destdir]
+        if prefix is not None:
+            args.append("PREFIX=" + prefix)
+        r = subprocess.run(args, capture_output=True, text=True, timeout=120)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         return r.stdout
 
@@ -48,40 +59,53 @@ class MakeInstallTest(unittest.TestCase):
         with open(os.path.join(ROOT, "README.md")) as f:
             readme = f.read()
         section = readme[readme.index("### Under systemd"):readme.index("### In a container")]
-        binary = PREFIX + "/bin/nodehealth"
-        unit = "/etc/systemd/system/nodehealth.service"
-        config = "/etc/nodehealth/config.yaml"
         # The README's promise, checked against what lands.
-        self.assertIn("`%s`" % os.path.dirname(binary), section)
-        self.assertIn("`%s`" % unit, section)
-        self.assertIn("`%s`" % config, section)
+        self.assertIn("`%s/bin`" % DEFAULT_PREFIX, section)
+        self.assertIn("`%s`" % UNIT, section)
+        self.assertIn("`%s`" % CONFIG, section)
+        self.assertIn("`PREFIX=/usr`", section)
+        for prefix in PREFIXES:
+            with self.subTest(prefix=prefix):
+                self.new_destdir()
+                self.check_install(prefix)
 
-        self.make_install()
+    def check_install(self, prefix):
+        binary = prefix + "/bin/nodehealth"
+        self.make_install(prefix)
         self.assertTrue(filecmp.cmp(self.under(binary), self.built, shallow=False))
         self.assertEqual(mode(self.under(binary)), 0o755)
-        self.assertTrue(filecmp.cmp(self.under(unit), os.path.join(ROOT, "systemd",
-                                                                   "nodehealth.service"),
-                                    shallow=False))
-        self.assertEqual(mode(self.under(unit)), 0o644)
-        self.assertTrue(filecmp.cmp(self.under(config), os.path.join(ROOT, "deploy", "host",
+        self.assertEqual(mode(self.under(UNIT)), 0o644)
+        self.assertTrue(filecmp.cmp(self.under(CONFIG), os.path.join(ROOT, "deploy", "host",
                                                                      "config.yaml"),
                                     shallow=False))
-        self.assertEqual(mode(self.under(config)), 0o644)
+        self.assertEqual(mode(self.under(CONFIG)), 0o644)
         installed = sorted(os.path.relpath(os.path.join(d, f), self.destdir)
                            for d, _, files in os.walk(self.destdir) for f in files)
-        self.assertEqual(installed, sorted(p.lstrip("/") for p in (binary, unit, config)))
+        self.assertEqual(installed, sorted(p.lstrip("/") for p in (binary, UNIT, CONFIG)))
 
-        # The installed unit starts the installed binary with the installed config.
-        with open(self.under(unit)) as f:
+        # The installed unit is the repository's with ExecStart= naming this PREFIX's binary:
+        # the same lines but that one (and for the default PREFIX, the same bytes).
+        with open(self.under(UNIT)) as f:
             text = f.read()
+        with open(os.path.join(ROOT, "systemd", "nodehealth.service")) as f:
+            repo = f.read()
+        differ = [(a, b) for a, b in zip(repo.splitlines(), text.splitlines()) if a != b]
+        self.assertEqual(len(repo.splitlines()), len(text.splitlines()))
+        if prefix == DEFAULT_PREFIX:
+            self.assertEqual(text, repo)
+        else:
+            self.assertEqual(len(differ), 1, differ)
+            self.assertTrue(differ[0][1].startswith("ExecStart="), differ)
         (exec_start,) = re.findall(r"^ExecStart=(.*)$", text, re.M)
         argv = exec_start.split()
         self.assertEqual(argv[0], binary)
+        self.assertTrue(os.access(self.under(argv[0]), os.X_OK), argv[0] + " not installed")
         self.assertEqual(argv[1], "run")
-        self.assertEqual(argv[argv.index("--config") + 1], config)
+        self.assertEqual(argv[argv.index("--config") + 1], CONFIG)
 
         # ... and that pair works: the installed binary reads the installed config.
-        r = subprocess.run([self.under(binary), "status", "--config", self.under(config),
+        r = subprocess.run([self.under(argv[0]), "status", "--config",
+                            self.under(argv[argv.index("--config") + 1]),
                             "--host-root", os.path.join(FIXTURES, "debian12-hybrid")],
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
@@ -99,7 +123,7 @@ class MakeInstallTest(unittest.TestCase):
         with open(config) as f:
             self.assertEqual(f.read(), edited)
         # The binary and the unit are replaced.
-        self.assertTrue(filecmp.cmp(self.under(PREFIX + "/bin/nodehealth"), self.built,
+        self.assertTrue(filecmp.cmp(self.under(DEFAULT_PREFIX + "/bin/nodehealth"), self.built,
                                     shallow=False))
 
 

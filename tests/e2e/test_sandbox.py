@@ -86,6 +86,45 @@ class SandboxTest(unittest.TestCase):
             self.assertRegex(m, r'nodehealth_probe_up\{probe="fork"\} 1')
             self.assertIsNone(a.proc.poll(), a.logs())
 
+    def test_process_metrics_are_read_under_the_filter(self):
+        # The process_* families read /proc/self at scrape time, after the sandbox is in place:
+        # every one is there, with the figures /proc/<pid> shows from outside.
+        with Agent(config=BASE) as a:
+            wait_until(lambda: "sandbox: seccomp=enforce" in a.logs(), 30, interval=0.2,
+                       what="the sandbox applied")
+            m = a.metrics()
+            self.assertIsNone(a.proc.poll(), a.logs())
+            values = dict(re.findall(r"^(process_\w+) (\S+)$", m, re.M))
+            self.assertEqual(sorted(values), sorted([
+                "process_cpu_seconds_total", "process_open_fds", "process_max_fds",
+                "process_virtual_memory_bytes", "process_resident_memory_bytes",
+                "process_start_time_seconds"]), m)
+            self.assertNotIn("process metrics: cannot read", a.logs())
+            pid = a.proc.pid
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open("/proc/stat") as f:
+                btime = int(next(l.split()[1] for l in f if l.startswith("btime ")))
+            hz = os.sysconf("SC_CLK_TCK")
+            self.assertAlmostEqual(float(values["process_start_time_seconds"]),
+                                   btime + int(fields[19]) / hz, places=2)
+            # CPU only grows: at most what /proc shows a moment later.
+            self.assertLessEqual(float(values["process_cpu_seconds_total"]),
+                                 (int(fields[11]) + int(fields[12])) / hz)
+            self.assertGreater(float(values["process_cpu_seconds_total"]), 0)
+            with open("/proc/%d/limits" % pid) as f:
+                soft = next(l for l in f if l.startswith("Max open files")).split()[3]
+            self.assertEqual(values["process_max_fds"], soft)
+            with open("/proc/%d/status" % pid) as f:
+                rss_kb = int(next(l for l in f if l.startswith("VmRSS:")).split()[1])
+            rss = float(values["process_resident_memory_bytes"])
+            self.assertLess(abs(rss - rss_kb * 1024), 4 << 20, (rss, rss_kb))
+            self.assertGreater(float(values["process_virtual_memory_bytes"]), rss)
+            # The scrape's own connection is open while the agent counts.
+            fds = len(os.listdir("/proc/%d/fd" % pid))
+            self.assertLess(abs(int(values["process_open_fds"]) - fds), 3, (values, fds))
+            self.assertIsNone(a.proc.poll(), a.logs())
+
     def test_a_forbidden_syscall_kills_the_agent_with_sigsys(self):
         with ForbiddenSyscall(3), Agent(config=BASE, expect_exit=-signal.SIGSYS) as a:
             rc = a.proc.wait(20)

@@ -3,7 +3,12 @@ by Debian's headless chromium. The agent runs with its thresholds read from a ku
 configuration file that the test rewrites, so MemoryPressure turns True while it runs;
 DefaultRouteUnavailable is Unknown (network source disabled); the rest is this machine's own
 state. The rendered DOM must show the agent's condition types and statuses, its signals and
-sources, and the change it saw; a screenshot is written to tests/artifacts/status-page.png."""
+sources, and the change it saw; a screenshot is written to tests/artifacts/status-page.png.
+Driven over the DevTools protocol, the open page follows a change of the real agent's
+MemoryPressure by itself (no reload) within its refresh period, and its Content-Security-Policy,
+as the header says and the page repeats, stops a request to another origin."""
+import contextlib
+import json
 import os
 import re
 import shutil
@@ -32,6 +37,15 @@ sources:
   network: {enabled: false}
 """
 SCREENSHOT = os.path.join(ARTIFACTS, "status-page.png")
+# What the README promises: only the page's own inline style and script, requests to the agent
+# itself, and nobody may frame it, change its base or post a form from it.
+CSP = ("default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+       "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+REFRESH_SECONDS = 5  # the page's setTimeout (agent/sinks/status_page.cpp)
+
+
+def directives(policy):
+    return {d.split()[0]: " ".join(d.split()[1:]) for d in policy.split(";") if d.strip()}
 
 
 def chromium(url, *flags, timeout=90):
@@ -48,6 +62,77 @@ def chromium(url, *flags, timeout=90):
     if r.returncode != 0:
         raise AssertionError("chromium exited %d:\n%s" % (r.returncode, r.stderr[-3000:]))
     return r.stdout
+
+
+class Browser:
+    """Headless chromium driven over the DevTools protocol on a pipe (--remote-debugging-pipe:
+    JSON messages ending in NUL; the browser reads its fd 3 and writes its fd 4)."""
+
+    def __init__(self):
+        self.profile = tempfile.mkdtemp(prefix="nodehealth-e2e-chromium-")
+        to_browser_r, self.to_browser = os.pipe()
+        self.from_browser, from_browser_w = os.pipe()
+
+        def fds():  # in the child: the pipe ends at 3 and 4 (os.pipe's fds are close-on-exec)
+            os.dup2(to_browser_r, 3)
+            os.dup2(from_browser_w, 4)
+        self.proc = subprocess.Popen(
+            ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--remote-debugging-pipe", "--user-data-dir=" + self.profile, "about:blank"],
+            preexec_fn=fds, close_fds=False, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        self.buf = b""
+        self.next_id = 0
+        self.session = None
+
+    def call(self, method, timeout=30, **params):
+        self.next_id += 1
+        msg = {"id": self.next_id, "method": method, "params": params}
+        if self.session and not method.startswith("Target."):
+            msg["sessionId"] = self.session
+        os.write(self.to_browser, json.dumps(msg).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\0" not in self.buf:
+                if time.monotonic() > deadline:
+                    raise AssertionError("no answer from chromium to " + method)
+                chunk = os.read(self.from_browser, 65536)
+                if not chunk:
+                    raise AssertionError("chromium closed the pipe (exit %s)" % self.proc.poll())
+                self.buf += chunk
+            raw, self.buf = self.buf.split(b"\0", 1)
+            reply = json.loads(raw)
+            if reply.get("id") == self.next_id:  # events and others are not waited for
+                if "error" in reply:
+                    raise AssertionError("%s: %s" % (method, reply["error"]))
+                return reply["result"]
+
+    def open(self, url):
+        target = self.call("Target.createTarget", url=url)["targetId"]
+        self.session = self.call("Target.attachToTarget", targetId=target,
+                                 flatten=True)["sessionId"]
+
+    def js(self, expression):
+        r = self.call("Runtime.evaluate", expression=expression, returnByValue=True,
+                      awaitPromise=True)
+        if "exceptionDetails" in r:
+            raise AssertionError("%s: %s" % (expression, r["exceptionDetails"]))
+        return r["result"].get("value")
+
+    def close(self):
+        with contextlib.suppress(OSError, AssertionError):
+            self.call("Browser.close", timeout=5)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.to_browser)
+        os.close(self.from_browser)
+        shutil.rmtree(self.profile, ignore_errors=True)
 
 
 class StatusPageServedTest(unittest.TestCase):
@@ -69,6 +154,18 @@ class StatusPageServedTest(unittest.TestCase):
         self.assertTrue(body.startswith("<!doctype html>"))
         for path in ("/metrics", "/status", "/healthz"):
             self.assertIn('href="%s"' % path, body)
+
+    def test_content_security_policy_header(self):
+        code, headers, body = http_get(self.agent.port, "/")
+        self.assertEqual(code, 200)
+        header = headers["Content-Security-Policy"]
+        self.assertEqual(header, CSP)
+        # The page's own <meta> policy says no more than the header does.
+        (meta,) = re.findall(r'<meta http-equiv="Content-Security-Policy"\s+content="([^"]*)"',
+                             body)
+        self.assertLessEqual(directives(meta).items(), directives(header).items())
+        # The other paths are data, not documents: no policy needed there.
+        self.assertNotIn("Content-Security-Policy", http_get(self.agent.port, "/status")[1])
 
     def test_head_has_the_headers_and_no_body(self):
         _, _, body = http_get(self.agent.port, "/")
@@ -186,6 +283,63 @@ class StatusPageInChromiumTest(unittest.TestCase):
         self.assertEqual((width, height), (1280, 900))
         self.assertGreater(os.path.getsize(SCREENSHOT), 20000, "a blank page is much smaller")
         print("  screenshot: " + os.path.relpath(SCREENSHOT))
+
+
+class StatusPageRefreshTest(unittest.TestCase):
+    """The page, open in chromium, follows the agent without a reload."""
+
+    def test_a_condition_change_shows_without_reload_within_the_refresh_period(self):
+        need_binary("chromium")
+        work = tempfile.mkdtemp(prefix="nodehealth-e2e-page-refresh-")
+        self.addCleanup(shutil.rmtree, work, True)
+        kubelet = os.path.join(work, "kubelet.yaml")
+        write(kubelet, KUBELET % "100Mi")
+        with Agent(config=CONFIG % kubelet, workdir=work) as agent:
+            wait_until(lambda: agent.condition("MemoryPressure")["status"] == "False", 20,
+                       what="MemoryPressure False")
+            browser = Browser()
+            self.addCleanup(browser.close)
+            browser.open("http://127.0.0.1:%d/" % agent.port)
+            shown = ('(document.querySelector(\'tr.cond[data-type="MemoryPressure"]\') || '
+                     '{dataset: {}}).dataset.status || null')
+            self.assertEqual(wait_until(lambda: browser.js(shown), 30, interval=0.2,
+                                        what="the page rendered"), "False")
+            # A mark in this document, and every CSP violation it reports from now on.
+            origin = browser.js("window.nhMark = 42; window.nhViolations = []; "
+                                "document.addEventListener('securitypolicyviolation', e => "
+                                "nhViolations.push(e.effectiveDirective + ' ' + e.blockedURI)); "
+                                "performance.timeOrigin")
+
+            write(kubelet + ".new", KUBELET % "1Ti")  # more than any machine has: met
+            os.rename(kubelet + ".new", kubelet)
+            wait_until(lambda: agent.condition("MemoryPressure")["status"] == "True", 30,
+                       interval=0.1, what="MemoryPressure True in the agent")
+            agent_at = time.monotonic()
+            wait_until(lambda: browser.js(shown) == "True", 30, interval=0.2,
+                       what="MemoryPressure True on the open page")
+            lag = time.monotonic() - agent_at
+            print("  the page showed the change %.1fs after the agent" % lag)
+            # One refresh period, plus a read of /status and a render on a busy machine.
+            self.assertLess(lag, REFRESH_SECONDS + 5)
+            # The same document: not reloaded, not navigated.
+            self.assertEqual(browser.js("window.nhMark"), 42)
+            self.assertEqual(browser.js("performance.timeOrigin"), origin)
+            self.assertEqual(browser.js("performance.getEntriesByType('navigation').length"), 1)
+            self.assertIn("MemoryPressure", browser.js(
+                "document.getElementById('changes').textContent"))
+            # Its own reads of /status broke no rule; a request to another origin (another
+            # port on this host) is stopped by the policy before it leaves the browser.
+            self.assertEqual(browser.js("nhViolations"), [])
+            blocked = browser.js(
+                "fetch('http://127.0.0.1:9/nodehealth-test').then(() => 'sent', e => e.name)")
+            self.assertEqual(blocked, "TypeError")
+            wait_until(lambda: browser.js("nhViolations.length") > 0, 10, interval=0.2,
+                       what="the CSP violation reported")
+            # Reported once per policy in force: the header's and the page's <meta>.
+            wait_until(lambda: browser.js("nhViolations.length") == 2, 10, interval=0.2,
+                       what="both policies reporting")
+            self.assertEqual(browser.js("nhViolations"),
+                             ["connect-src http://127.0.0.1:9/nodehealth-test"] * 2)
 
 
 if __name__ == "__main__":
