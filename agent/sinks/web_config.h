@@ -8,12 +8,14 @@
 //     client_ca_file: /etc/nodehealth/ca.crt
 //     min_version: TLS12                              # or TLS13
 //   basic_auth_users:
-//     prometheus: $2y$10$...                           # bcrypt (htpasswd -nbBC 10 USER PASS)
-//   bearer_tokens:                                     # nodehealth's extension, not exporter-toolkit's
+//     prometheus: $2y$10$...                           # bcrypt, cost 4..12 (htpasswd -nbBC 10 U P)
+//   bearer_tokens:                                     # nodehealth's extension, not
+//   exporter-toolkit's
 //     prometheus: sha256:<64 hex digits>               # printf %s TOKEN | sha256sum
 //
 // Parsing does no I/O (parse_web_config); load_web_config reads the file and checks that the
-// files it names are readable. Every problem reads "<file>:<line>: <key>: <problem>".
+// files it names are readable. Every problem reads "<file>:<line>: <key>: <problem>". A section
+// that is present but empty is a problem: it must not silently mean "no TLS" or "no auth".
 #pragma once
 
 #include <array>
@@ -39,7 +41,8 @@ struct TlsServerConfig {
   std::string key_file;
   std::string client_ca_file;  // empty: none
   ClientAuth client_auth = ClientAuth::kNone;
-  int min_version = 0x0303;  // TLS 1.2 (TLS1_2_VERSION); 0x0304 for TLS 1.3
+  int min_version = 0x0303;                  // TLS 1.2 (TLS1_2_VERSION); 0x0304 for TLS 1.3
+  std::map<std::string, std::string> where;  // "cert_file" etc. -> "<file>:<line>", for messages
 };
 
 struct WebConfig {
@@ -51,7 +54,8 @@ struct WebConfig {
 };
 
 // Parses and validates the text of a web config file; `file` only names it in messages.
-// Checks every bcrypt hash with libcrypt (so a malformed hash fails here, not at a scrape).
+// Checks every bcrypt hash's form and salt with libcrypt (at the lowest cost, so a file of many
+// users loads fast), so a malformed hash fails here, not at a scrape.
 Result<WebConfig> parse_web_config(std::string_view text, const std::string& file);
 // Reads `path` (at most 1 MiB) and parses it; the certificate, key and CA files must be readable.
 Result<WebConfig> load_web_config(const std::string& path);
