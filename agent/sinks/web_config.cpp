@@ -2,7 +2,9 @@
 
 #include <crypt.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -355,8 +357,51 @@ Result<WebConfig> load_web_config(const std::string& path) {
                            errno);
       }
     }
+    if (auto ctx = make_tls_context(tls, path); !ctx) return std::unexpected(ctx.error());
   }
   return cfg;
+}
+
+Result<std::shared_ptr<ssl_ctx_st>> make_tls_context(const TlsServerConfig& tls,
+                                                     const std::string& file) {
+  auto bad = [&](const char* key, const std::string& what) {
+    const unsigned long e = ERR_get_error();
+    char buf[256] = "unknown OpenSSL error";
+    if (e != 0) ERR_error_string_n(e, buf, sizeof buf);
+    ERR_clear_error();
+    const auto w = tls.where.find(key);
+    return fail(fmt::format("{}: tls_server_config.{}: {}: {}",
+                            w == tls.where.end() ? file : w->second, key, what, buf));
+  };
+  ERR_clear_error();
+  std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(TLS_server_method()), SSL_CTX_free);
+  if (!ctx) return bad("cert_file", "cannot create a TLS context");
+  SSL_CTX* c = ctx.get();
+  if (SSL_CTX_use_certificate_chain_file(c, tls.cert_file.c_str()) != 1)
+    return bad("cert_file", "cannot use " + tls.cert_file);
+  if (SSL_CTX_use_PrivateKey_file(c, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+    return bad("key_file", "cannot use " + tls.key_file);
+  if (SSL_CTX_check_private_key(c) != 1) return bad("key_file", "does not match cert_file");
+  if (SSL_CTX_set_min_proto_version(c, tls.min_version) != 1)
+    return bad("min_version", "not available");
+  SSL_CTX_set_options(
+      c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                          SSL_MODE_RELEASE_BUFFERS);
+  if (tls.client_auth == ClientAuth::kNone) {
+    SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
+    return ctx;
+  }
+  if (SSL_CTX_load_verify_locations(c, tls.client_ca_file.c_str(), nullptr) != 1)
+    return bad("client_ca_file", "cannot use " + tls.client_ca_file);
+  STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(tls.client_ca_file.c_str());
+  if (!names) return bad("client_ca_file", "no certificate in " + tls.client_ca_file);
+  SSL_CTX_set_client_CA_list(c, names);
+  int mode = SSL_VERIFY_PEER;
+  if (tls.client_auth == ClientAuth::kRequireAndVerify) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+  SSL_CTX_set_verify(c, mode, nullptr);
+  SSL_CTX_set_verify_depth(c, 9);
+  return ctx;
 }
 
 Sha256 sha256(std::string_view data) {

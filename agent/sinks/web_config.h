@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -29,6 +30,8 @@
 #include <string_view>
 
 #include "nodehealth/result.h"
+
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX
 
 namespace nodehealth::sinks {
 
@@ -57,8 +60,15 @@ struct WebConfig {
 // Checks every bcrypt hash's form and salt with libcrypt (at the lowest cost, so a file of many
 // users loads fast), so a malformed hash fails here, not at a scrape.
 Result<WebConfig> parse_web_config(std::string_view text, const std::string& file);
-// Reads `path` (at most 1 MiB) and parses it; the certificate, key and CA files must be readable.
+// Reads `path` (at most 1 MiB) and parses it; with tls_server_config, the certificate, key and
+// CA files must load into a server TLS context (make_tls_context).
 Result<WebConfig> load_web_config(const std::string& path);
+
+// The server's TLS context: certificate chain and key (which must match), min_version, no
+// renegotiation, no compression, and client certificate verification against client_ca_file
+// when client_auth_type asks for it. Problems name "<file>:<line>: tls_server_config.<key>".
+Result<std::shared_ptr<ssl_ctx_st>> make_tls_context(const TlsServerConfig& tls,
+                                                     const std::string& file);
 
 Sha256 sha256(std::string_view data);
 // Strict standard base64 (with padding); nullopt on anything else.

@@ -2,6 +2,9 @@
 // the parser and loader report (each with file:line), and the Authenticator's verdicts for basic
 // and bearer credentials. bcrypt hashes are made here with libcrypt at cost 4 (a millisecond).
 #include <crypt.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include <catch2/catch.hpp>
 
@@ -53,6 +56,41 @@ std::string basic(const std::string& user_colon_password) {
     out += i + 2 < in.size() ? kAlphabet[n & 63] : '=';
   }
   return "Basic " + out;
+}
+
+// A self-signed certificate and its key (EC P-256), PEM.
+struct Pem {
+  std::string cert, key;
+};
+Pem self_signed(const char* cn) {
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+  REQUIRE(key != nullptr);
+  X509* x = X509_new();
+  X509_set_version(x, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+  X509_gmtime_adj(X509_getm_notBefore(x), 0);
+  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+  X509_set_pubkey(x, key);
+  X509_NAME* name = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn),
+                             -1, -1, 0);
+  X509_set_issuer_name(x, name);
+  REQUIRE(X509_sign(x, key, EVP_sha256()) > 0);
+  auto pem = [](auto write) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    write(bio);
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio, &data);
+    std::string out(data, static_cast<std::size_t>(n));
+    BIO_free(bio);
+    return out;
+  };
+  Pem out{pem([&](BIO* b) { PEM_write_bio_X509(b, x); }), pem([&](BIO* b) {
+            PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr);
+          })};
+  X509_free(x);
+  EVP_PKEY_free(key);
+  return out;
 }
 
 // The error message of parsing `text` as "web.yml"; fails the test when it parses.
@@ -277,8 +315,9 @@ TEST_CASE("web config: every problem is reported, one per line", "[web_config]")
 TEST_CASE("web config: load_web_config reads the file and checks the files it names",
           "[web_config]") {
   testing::TempDir dir;
-  const std::string crt = dir.write("tls.crt", "not checked here\n");
-  const std::string key = dir.write("tls.key", "not checked here\n");
+  const Pem pem = self_signed("localhost");
+  const std::string crt = dir.write("tls.crt", pem.cert);
+  const std::string key = dir.write("tls.key", pem.key);
   const std::string ok = dir.write(
       "web.yml", "tls_server_config:\n  cert_file: " + crt + "\n  key_file: " + key + "\n");
   auto cfg = sinks::load_web_config(ok);
@@ -316,6 +355,58 @@ TEST_CASE("web config: load_web_config reads the file and checks the files it na
   r = sinks::load_web_config(big);
   REQUIRE_FALSE(r.has_value());
   CHECK(r.error().message == big + ": larger than 1048576 bytes");
+}
+
+TEST_CASE("web config: the TLS context loads the files and checks that they fit", "[web_config]") {
+  testing::TempDir dir;
+  const Pem a = self_signed("a");
+  const Pem b = self_signed("b");
+  const std::string crt = dir.write("a.crt", a.cert);
+  const std::string key = dir.write("a.key", a.key);
+  const std::string other_key = dir.write("b.key", b.key);
+  const std::string garbage = dir.write("garbage.pem", "-----BEGIN CERTIFICATE-----\nnope\n");
+  const std::string ca = dir.write("ca.crt", b.cert);
+  auto write = [&](const std::string& name, const std::string& cert, const std::string& k,
+                   const std::string& extra = "") {
+    return dir.write(
+        name, "tls_server_config:\n  cert_file: " + cert + "\n  key_file: " + k + "\n" + extra);
+  };
+
+  auto ok = sinks::load_web_config(write("ok.yml", crt, key,
+                                         "  client_auth_type: RequireAndVerifyClientCert\n"
+                                         "  client_ca_file: " +
+                                             ca + "\n"));
+  REQUIRE(ok.has_value());
+  auto ctx = sinks::make_tls_context(*ok->tls, ok->file);
+  REQUIRE(ctx.has_value());
+  CHECK(*ctx != nullptr);
+
+  const std::string mismatch = write("mismatch.yml", crt, other_key);
+  auto r = sinks::load_web_config(mismatch);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message.starts_with(mismatch + ":3: tls_server_config.key_file: cannot use " +
+                                      other_key + ": "));
+  CHECK(r.error().message.ends_with("key values mismatch"));
+
+  const std::string bad_cert = write("badcert.yml", garbage, key);
+  r = sinks::load_web_config(bad_cert);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message.starts_with(bad_cert + ":2: tls_server_config.cert_file: cannot use " +
+                                      garbage + ": "));
+
+  const std::string key_as_cert = write("keyascert.yml", crt, crt);
+  r = sinks::load_web_config(key_as_cert);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message.starts_with(key_as_cert + ":3: tls_server_config.key_file: cannot use " +
+                                      crt + ": "));
+
+  const std::string bad_ca = write("badca.yml", crt, key,
+                                   "  client_auth_type: VerifyClientCertIfGiven\n"
+                                   "  client_ca_file: " +
+                                       key + "\n");
+  r = sinks::load_web_config(bad_ca);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message.starts_with(bad_ca + ":5: tls_server_config.client_ca_file: "));
 }
 
 TEST_CASE("web config: strict base64", "[web_config]") {
