@@ -119,6 +119,17 @@ std::string close_response_head(std::string_view head) {
   return out;
 }
 
+// Before closing after an answer: reads what the client already sent and is still unread (up to
+// 64 KiB) and half-closes, so the close sends a FIN, not a reset that could destroy the answer in
+// flight.
+void drain_and_half_close(int fd) {
+  char buf[4096];
+  for (int i = 0; i < 16; ++i) {
+    if (::recv(fd, buf, sizeof buf, MSG_DONTWAIT) <= 0) break;
+  }
+  ::shutdown(fd, SHUT_WR);
+}
+
 }  // namespace
 
 bool known_path(std::string_view path) {
@@ -214,9 +225,10 @@ RequestHead parse_request_head(std::string_view head, std::size_t max_headers) {
 }
 
 std::string upstream_request(const RequestHead& r, const std::string& secret) {
+  // HEAD goes on as GET (prometheus-cpp's /metrics handler has no HEAD); the gate drops the body.
   std::string out =
-      fmt::format("{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{}: {}\r\n", r.method,
-                  r.target, kGateHeader, secret);
+      fmt::format("GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{}: {}\r\n", r.target,
+                  kGateHeader, secret);
   for (const char* name : {"authorization", "accept", "accept-encoding"}) {
     if (const std::string* v = r.header(name)) {
       const std::string canonical = name == std::string_view("authorization") ? "Authorization"
@@ -374,6 +386,7 @@ struct Gate::Impl {
     if (!write_client(c)) return close_conn(c.id);
     if (c.out.empty()) {
       if (c.ssl) SSL_shutdown(c.ssl);  // close_notify, best effort
+      drain_and_half_close(c.fd);
       return close_conn(c.id);
     }
     update(c);
@@ -471,6 +484,7 @@ struct Gate::Impl {
           "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
           "Connection: close\r\n\r\nclient sent an HTTP request to an HTTPS server\n";
       [[maybe_unused]] const ssize_t w = ::send(c.fd, msg.data(), msg.size(), MSG_NOSIGNAL);
+      drain_and_half_close(c.fd);
     }
     close_conn(c.id);
   }
@@ -605,7 +619,7 @@ struct Gate::Impl {
 
   void relay_bytes(Conn& c, std::string_view bytes) {
     if (c.response_head_done) {
-      c.out.append(bytes);
+      if (!c.head_method) c.out.append(bytes);
       return;
     }
     c.response_head.append(bytes);
@@ -619,7 +633,7 @@ struct Gate::Impl {
       return;
     }
     c.out += close_response_head(std::string_view(c.response_head).substr(0, end));
-    c.out.append(c.response_head, end);
+    if (!c.head_method) c.out.append(c.response_head, end);
     c.response_head.clear();
     c.response_head_done = true;
   }
@@ -634,6 +648,7 @@ struct Gate::Impl {
         return relay(c);
       }
       if (c.ssl) SSL_shutdown(c.ssl);
+      drain_and_half_close(c.fd);
       return close_conn(c.id);
     }
     update(c);
@@ -791,7 +806,7 @@ Result<std::unique_ptr<Gate>> Gate::start(const std::string& listen, int upstrea
     const std::size_t room = rl.rlim_cur > 256 ? static_cast<std::size_t>(rl.rlim_cur - 256) : 64;
     const std::size_t fit = room > 2 * limits.max_upstream ? room - 2 * limits.max_upstream : 32;
     if (limits.max_connections > fit) {
-      spdlog::warn(
+      spdlog::info(
           "http gate: connections capped by the descriptor limit: max_connections={} "
           "nofile={}",
           fit, rl.rlim_cur);

@@ -37,6 +37,11 @@ TEST_CASE("gate: a scrape passes, with its headers", "[http_gate]") {
         "GET /metrics?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
         "X-Nodehealth-Gate: s3cret\r\nAuthorization: Basic dTpw\r\nAccept-Encoding: gzip\r\n\r\n");
 
+  // HEAD goes on as GET: the gate drops the body.
+  CHECK(upstream_request(parse("HEAD /metrics HTTP/1.0\r\n\r\n"), "s") ==
+        "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        "X-Nodehealth-Gate: s\r\n\r\n");
+
   for (const char* path : {"/", "/status", "/healthz", "/metrics"}) {
     INFO(path);
     CHECK(status(std::string("GET ") + path + " HTTP/1.1\r\n\r\n") == 0);
