@@ -40,8 +40,6 @@ BPF_SKELS  := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.skel.h)
 
 AGENT_SRCS := $(filter-out agent/main.cpp,$(shell find agent -name '*.cpp' | sort))
 AGENT_OBJS := $(AGENT_SRCS:%.cpp=$(BUILD)/%.o)
-# TLS: two tiny OpenSSL shims for Debian's civetweb, embedded in the agent (agent/sinks/ssl_shim.c).
-AGENT_OBJS += $(BUILD)/agent/sinks/ssl_shims.o
 UNIT_SRCS  := $(shell find tests/unit -name '*.cpp' | sort)
 UNIT_OBJS  := $(UNIT_SRCS:%.cpp=$(BUILD)/%.o)
 
@@ -78,18 +76,6 @@ $(filter $(BUILD)/agent/probes/%,$(AGENT_OBJS)): $(BPF_SKELS)
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux/$(BPF_ARCH)/vmlinux.h
-
-$(BUILD)/shims/nh-ssl-shim.so: agent/sinks/ssl_shim.c
-	@mkdir -p $(dir $@)
-	gcc -O2 -shared -fPIC -o $@ $< -Wl,-soname,libssl.so -Wl,--no-as-needed -lssl -lcrypto
-$(BUILD)/shims/nh-crypto-shim.so: agent/sinks/ssl_shim.c
-	@mkdir -p $(dir $@)
-	gcc -O2 -shared -fPIC -DNH_CRYPTO_ONLY -o $@ $< -Wl,-soname,libcrypto.so -Wl,--no-as-needed \
-	  -lcrypto
-$(BUILD)/agent/sinks/ssl_shims.o: agent/sinks/ssl_shims.S $(BUILD)/shims/nh-ssl-shim.so \
-                                  $(BUILD)/shims/nh-crypto-shim.so
-	@mkdir -p $(dir $@)
-	$(CXX) -c -I$(BUILD)/shims $< -o $@
 
 # The version and commit are baked into one object only.
 $(BUILD)/agent/version.o: CXXFLAGS += -DNODEHEALTH_VERSION='"$(VERSION)"' -DNODEHEALTH_COMMIT='"$(COMMIT)"'

@@ -4,7 +4,9 @@
 //   /healthz  "ok" while the sampling loop is alive, 503 when it stalled
 //   /         the status page (HTML): conditions, signals, sources, links to the above
 // Only GET and HEAD of these paths are served; TLS and basic or bearer-token auth come from the
-// web config file (web_config.h); auth applies to every path but /healthz.
+// web config file (web_config.h); auth applies to every path but /healthz. Clients talk to the
+// gate (http_gate.h: TLS, request limits), which passes complete requests to civetweb on
+// loopback.
 #pragma once
 
 #include <chrono>
@@ -12,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/sinks/http_gate.h"
 #include "agent/sinks/metrics.h"
 #include "agent/sinks/snapshot.h"
 #include "agent/sinks/web_config.h"
@@ -33,7 +36,7 @@ class HttpServer {
   static Result<std::unique_ptr<HttpServer>> start(const std::string& listen,
                                                    const SnapshotStore& store, BuildInfo build,
                                                    std::chrono::nanoseconds stale_after,
-                                                   WebConfig web = {});
+                                                   WebConfig web = {}, GateLimits limits = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -42,11 +45,9 @@ class HttpServer {
   // More metric families on /metrics (the Kubernetes sink's request counters).
   void add_metrics(const std::shared_ptr<prometheus::Collectable>& c);
 
-  // Handles a request for one of the agent's own paths; returns the HTTP status
-  // written, or 0 to let the Exposer answer (/metrics and unknown paths).
+  // Handles a request civetweb received from the gate; returns the HTTP status
+  // written, or 0 to let the Exposer answer (/metrics).
   int handle(struct mg_connection* conn);
-  // Sets up civetweb's SSL_CTX from the web config (civetweb's init_ssl callback).
-  int init_tls(void* ssl_ctx);
 
  private:
   HttpServer(const SnapshotStore& store, std::chrono::nanoseconds stale_after, WebConfig web);
@@ -56,9 +57,8 @@ class HttpServer {
   std::shared_ptr<MetricsCollector> collector_;
   std::vector<std::shared_ptr<prometheus::Collectable>> extra_;
   std::unique_ptr<prometheus::Exposer> exposer_;
+  std::string secret_;  // the gate's header value
+  std::unique_ptr<Gate> gate_;
 };
-
-// Converts the agent's listen address to civetweb's listening_ports syntax.
-Result<std::string> civetweb_listen(const std::string& listen);
 
 }  // namespace nodehealth::sinks

@@ -2,15 +2,19 @@
 
 #include <crypt.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <vector>
 
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 namespace nodehealth::sinks {
@@ -19,6 +23,10 @@ namespace {
 constexpr std::size_t kMaxFileBytes = 1 << 20;
 constexpr std::size_t kMaxUsers = 1000;
 constexpr std::size_t kMaxCachedCredentials = 256;
+// bcrypt's lowest cost, and the highest accepted: each uncached check takes 2^cost rounds (cost 10
+// about 0.1 s, 12 about 0.4 s on a busy 2-core node), and only one check runs at a time.
+constexpr int kMinBcryptCost = 4;
+constexpr int kMaxBcryptCost = 12;
 
 // A fixed bcrypt hash (of a random password nobody knows) checked for unknown users, so that
 // an unknown user costs the same time as a wrong password.
@@ -67,12 +75,28 @@ std::string unknown_key(std::initializer_list<const char*> known) {
   return "unknown key (known: " + list + ")";
 }
 
-bool valid_bcrypt(const std::string& hash) {
-  if (hash.size() != 60 || hash[0] != '$' || hash[1] != '2' || hash[3] != '$') return false;
-  if (hash[2] != 'a' && hash[2] != 'b' && hash[2] != 'y') return false;
+bool bcrypt_char(char c) {
+  return c == '.' || c == '/' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+         (c >= '0' && c <= '9');
+}
+
+// The cost of a well-formed bcrypt hash ("$2y$10$" + 22 salt + 31 hash characters), or nullopt.
+// libcrypt checks the salt, at the lowest cost: checking at the hash's own cost would take
+// 2^cost rounds per user at startup.
+std::optional<int> bcrypt_cost(const std::string& hash) {
+  if (hash.size() != 60 || hash[0] != '$' || hash[1] != '2' || hash[3] != '$' || hash[6] != '$')
+    return std::nullopt;
+  if (hash[2] != 'a' && hash[2] != 'b' && hash[2] != 'y') return std::nullopt;
+  int cost = 0;
+  const auto [end, ec] = std::from_chars(hash.data() + 4, hash.data() + 6, cost);
+  if (ec != std::errc{} || end != hash.data() + 6) return std::nullopt;
+  if (!std::all_of(hash.begin() + 7, hash.end(), bcrypt_char)) return std::nullopt;
+  std::string cheap = hash;
+  cheap.replace(4, 2, "04");
   struct crypt_data data {};
-  const char* out = crypt_rn("", hash.c_str(), &data, sizeof data);
-  return out != nullptr && out[0] != '*';
+  const char* out = crypt_rn("", cheap.c_str(), &data, sizeof data);
+  if (out == nullptr || out[0] == '*') return std::nullopt;
+  return cost;
 }
 
 std::optional<Sha256> parse_sha256(std::string_view s) {
@@ -107,16 +131,19 @@ void parse_tls(const YAML::Node& node, Checker& c, WebConfig& cfg) {
     return;
   }
   TlsServerConfig tls;
+  std::set<std::string> seen;  // file keys present (a bad value is reported once, not as missing)
   for (auto it = node.begin(); it != node.end(); ++it) {
     const std::string key = it->first.IsScalar() ? it->first.Scalar() : "?";
     const std::string path = "tls_server_config." + key;
     const YAML::Node v = it->second;
-    if (key == "cert_file") {
-      if (auto s = c.string_of(v, path)) tls.cert_file = *s;
-    } else if (key == "key_file") {
-      if (auto s = c.string_of(v, path)) tls.key_file = *s;
-    } else if (key == "client_ca_file") {
-      if (auto s = c.string_of(v, path)) tls.client_ca_file = *s;
+    if (key == "cert_file" || key == "key_file" || key == "client_ca_file") {
+      seen.insert(key);
+      auto s = c.string_of(v, path);
+      if (!s) continue;
+      (key == "cert_file"  ? tls.cert_file
+       : key == "key_file" ? tls.key_file
+                           : tls.client_ca_file) = *s;
+      tls.where[key] = c.at(v);
     } else if (key == "client_auth_type") {
       auto s = c.string_of(v, path);
       if (!s) continue;
@@ -128,12 +155,14 @@ void parse_tls(const YAML::Node& node, Checker& c, WebConfig& cfg) {
         tls.client_auth = ClientAuth::kRequireAndVerify;
       } else if (*s == "RequestClientCert" || *s == "RequireAnyClientCert") {
         c.problem(v, path,
-                  "\"" + *s + "\" accepts unverified certificates and is not supported; use "
-                              "VerifyClientCertIfGiven or RequireAndVerifyClientCert");
+                  "\"" + *s +
+                      "\" accepts unverified certificates and is not supported; use "
+                      "VerifyClientCertIfGiven or RequireAndVerifyClientCert");
       } else {
         c.problem(v, path,
                   "must be NoClientCert, VerifyClientCertIfGiven or RequireAndVerifyClientCert, "
-                  "got \"" + *s + "\"");
+                  "got \"" +
+                      *s + "\"");
       }
     } else if (key == "min_version") {
       auto s = c.string_of(v, path);
@@ -154,20 +183,29 @@ void parse_tls(const YAML::Node& node, Checker& c, WebConfig& cfg) {
     } else {
       c.problem(it->first, path,
                 unknown_key({"cert_file", "key_file", "client_auth_type", "client_ca_file",
-                                   "min_version"}));
+                             "min_version"}));
     }
   }
-  if (tls.cert_file.empty()) c.problem(node, "tls_server_config.cert_file", "is required");
-  if (tls.key_file.empty()) c.problem(node, "tls_server_config.key_file", "is required");
-  if (tls.client_auth != ClientAuth::kNone && tls.client_ca_file.empty()) {
+  if (!seen.contains("cert_file")) c.problem(node, "tls_server_config.cert_file", "is required");
+  if (!seen.contains("key_file")) c.problem(node, "tls_server_config.key_file", "is required");
+  if (tls.client_auth != ClientAuth::kNone && !seen.contains("client_ca_file")) {
     c.problem(node, "tls_server_config.client_ca_file",
               "is required when client_auth_type verifies client certificates");
   }
   cfg.tls = std::move(tls);
 }
 
-void parse_users(const YAML::Node& node, Checker& c, WebConfig& cfg) {
-  if (node.IsNull()) return;
+// An empty section is an error, not "no authentication": a file whose every user is commented
+// out must not serve without credentials.
+bool empty_section(const YAML::Node& key, const YAML::Node& node, Checker& c,
+                   const std::string& name, const std::string& without) {
+  if (!node.IsNull() && !(node.IsMap() && node.size() == 0)) return false;
+  c.problem(key, name, "is empty (remove the key to " + without + ")");
+  return true;
+}
+
+void parse_users(const YAML::Node& key, const YAML::Node& node, Checker& c, WebConfig& cfg) {
+  if (empty_section(key, node, c, "basic_auth_users", "serve without basic auth")) return;
   if (!node.IsMap()) {
     c.problem(node, "basic_auth_users", "must be a mapping of user to bcrypt hash");
     return;
@@ -185,10 +223,18 @@ void parse_users(const YAML::Node& node, Checker& c, WebConfig& cfg) {
     }
     auto hash = c.string_of(it->second, path);
     if (!hash) continue;
-    if (!valid_bcrypt(*hash)) {
+    const auto cost = bcrypt_cost(*hash);
+    if (!cost) {
       c.problem(it->second, path,
-                "not a bcrypt hash (want $2a$, $2b$ or $2y$ and 53 more characters, e.g. from "
-                "`htpasswd -nbBC 10 USER PASSWORD`)");
+                "not a bcrypt hash (want $2a$, $2b$ or $2y$, a two-digit cost, $ and 53 characters "
+                "of ./A-Za-z0-9, e.g. from `htpasswd -nbBC 10 USER PASSWORD`)");
+      continue;
+    }
+    if (*cost < kMinBcryptCost || *cost > kMaxBcryptCost) {
+      c.problem(it->second, path,
+                fmt::format("bcrypt cost {} is outside {}..{} (each check of an uncached password "
+                            "takes 2^cost rounds; 10 is the usual choice)",
+                            *cost, kMinBcryptCost, kMaxBcryptCost));
       continue;
     }
     if (cfg.basic_auth_users.size() >= kMaxUsers) {
@@ -201,8 +247,8 @@ void parse_users(const YAML::Node& node, Checker& c, WebConfig& cfg) {
   }
 }
 
-void parse_tokens(const YAML::Node& node, Checker& c, WebConfig& cfg) {
-  if (node.IsNull()) return;
+void parse_tokens(const YAML::Node& key, const YAML::Node& node, Checker& c, WebConfig& cfg) {
+  if (empty_section(key, node, c, "bearer_tokens", "serve without bearer tokens")) return;
   if (!node.IsMap()) {
     c.problem(node, "bearer_tokens", "must be a mapping of name to sha256:<hex>");
     return;
@@ -271,11 +317,12 @@ Result<WebConfig> parse_web_config(std::string_view text, const std::string& fil
     for (auto it = root.begin(); it != root.end(); ++it) {
       const std::string key = it->first.IsScalar() ? it->first.Scalar() : "?";
       if (key == "tls_server_config") {
-        if (!it->second.IsNull()) parse_tls(it->second, c, cfg);
+        if (!empty_section(it->first, it->second, c, key, "serve plain HTTP"))
+          parse_tls(it->second, c, cfg);
       } else if (key == "basic_auth_users") {
-        parse_users(it->second, c, cfg);
+        parse_users(it->first, it->second, c, cfg);
       } else if (key == "bearer_tokens") {
-        parse_tokens(it->second, c, cfg);
+        parse_tokens(it->first, it->second, c, cfg);
       } else if (key == "http_server_config" || key == "rate_limit") {
         c.problem(it->first, key, "not supported by nodehealth");
       } else {
@@ -299,13 +346,62 @@ Result<WebConfig> load_web_config(const std::string& path) {
   auto cfg = parse_web_config(text, path);
   if (!cfg) return cfg;
   if (cfg->tls) {
-    for (const auto* f : {&cfg->tls->cert_file, &cfg->tls->key_file, &cfg->tls->client_ca_file}) {
-      if (!f->empty() && !readable(*f)) {
-        return errno_error(path + ": tls_server_config: cannot read " + *f, errno);
+    const auto& tls = *cfg->tls;
+    for (const auto& [key, file] :
+         {std::pair{"cert_file", &tls.cert_file}, std::pair{"key_file", &tls.key_file},
+          std::pair{"client_ca_file", &tls.client_ca_file}}) {
+      if (!file->empty() && !readable(*file)) {
+        const auto w = tls.where.find(key);
+        return errno_error((w == tls.where.end() ? path : w->second) + ": tls_server_config." +
+                               key + ": cannot read " + *file,
+                           errno);
       }
     }
+    if (auto ctx = make_tls_context(tls, path); !ctx) return std::unexpected(ctx.error());
   }
   return cfg;
+}
+
+Result<std::shared_ptr<ssl_ctx_st>> make_tls_context(const TlsServerConfig& tls,
+                                                     const std::string& file) {
+  auto bad = [&](const char* key, const std::string& what) {
+    const unsigned long e = ERR_get_error();
+    char buf[256] = "unknown OpenSSL error";
+    if (e != 0) ERR_error_string_n(e, buf, sizeof buf);
+    ERR_clear_error();
+    const auto w = tls.where.find(key);
+    return fail(fmt::format("{}: tls_server_config.{}: {}: {}",
+                            w == tls.where.end() ? file : w->second, key, what, buf));
+  };
+  ERR_clear_error();
+  std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(TLS_server_method()), SSL_CTX_free);
+  if (!ctx) return bad("cert_file", "cannot create a TLS context");
+  SSL_CTX* c = ctx.get();
+  if (SSL_CTX_use_certificate_chain_file(c, tls.cert_file.c_str()) != 1)
+    return bad("cert_file", "cannot use " + tls.cert_file);
+  if (SSL_CTX_use_PrivateKey_file(c, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+    return bad("key_file", "cannot use " + tls.key_file);
+  if (SSL_CTX_check_private_key(c) != 1) return bad("key_file", "does not match cert_file");
+  if (SSL_CTX_set_min_proto_version(c, tls.min_version) != 1)
+    return bad("min_version", "not available");
+  SSL_CTX_set_options(
+      c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                          SSL_MODE_RELEASE_BUFFERS);
+  if (tls.client_auth == ClientAuth::kNone) {
+    SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
+    return ctx;
+  }
+  if (SSL_CTX_load_verify_locations(c, tls.client_ca_file.c_str(), nullptr) != 1)
+    return bad("client_ca_file", "cannot use " + tls.client_ca_file);
+  STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(tls.client_ca_file.c_str());
+  if (!names) return bad("client_ca_file", "no certificate in " + tls.client_ca_file);
+  SSL_CTX_set_client_CA_list(c, names);
+  int mode = SSL_VERIFY_PEER;
+  if (tls.client_auth == ClientAuth::kRequireAndVerify) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+  SSL_CTX_set_verify(c, mode, nullptr);
+  SSL_CTX_set_verify_depth(c, 9);
+  return ctx;
 }
 
 Sha256 sha256(std::string_view data) {
@@ -342,8 +438,8 @@ std::optional<std::string> base64_decode(std::string_view in) {
       v[j] = value(ch);
       if (v[j] < 0) return std::nullopt;
     }
-    const unsigned n = (unsigned(v[0]) << 18) | (unsigned(v[1]) << 12) | (unsigned(v[2]) << 6) |
-                       unsigned(v[3]);
+    const unsigned n =
+        (unsigned(v[0]) << 18) | (unsigned(v[1]) << 12) | (unsigned(v[2]) << 6) | unsigned(v[3]);
     out.push_back(static_cast<char>((n >> 16) & 0xff));
     if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xff));
     if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
@@ -361,7 +457,14 @@ bool bcrypt_verify(std::string_view password, const std::string& hash) {
   return n == hash.size() && CRYPTO_memcmp(out, hash.data(), n) == 0;
 }
 
-Authenticator::Authenticator(WebConfig cfg) : cfg_(std::move(cfg)), dummy_hash_(kDummyHash) {}
+Authenticator::Authenticator(WebConfig cfg) : cfg_(std::move(cfg)), dummy_hash_(kDummyHash) {
+  // At the highest cost among the users, so that an unknown user costs as much as a known one.
+  int cost = 0;
+  for (const auto& [user, hash] : cfg_.basic_auth_users)
+    cost = std::max(cost, bcrypt_cost(hash).value_or(0));
+  if (cost == 0) cost = 10;
+  dummy_hash_.replace(4, 2, fmt::format("{:02}", cost));
+}
 
 std::string Authenticator::challenge() const {
   if (!cfg_.basic_auth_users.empty()) return "Basic realm=\"nodehealth\", charset=\"UTF-8\"";

@@ -8,18 +8,21 @@
 //     client_ca_file: /etc/nodehealth/ca.crt
 //     min_version: TLS12                              # or TLS13
 //   basic_auth_users:
-//     prometheus: $2y$10$...                           # bcrypt (htpasswd -nbBC 10 USER PASS)
-//   bearer_tokens:                                     # nodehealth's extension, not exporter-toolkit's
+//     prometheus: $2y$10$...                           # bcrypt, cost 4..12 (htpasswd -nbBC 10 U P)
+//   bearer_tokens:                                     # nodehealth's extension, not
+//   exporter-toolkit's
 //     prometheus: sha256:<64 hex digits>               # printf %s TOKEN | sha256sum
 //
 // Parsing does no I/O (parse_web_config); load_web_config reads the file and checks that the
-// files it names are readable. Every problem reads "<file>:<line>: <key>: <problem>".
+// files it names are readable. Every problem reads "<file>:<line>: <key>: <problem>". A section
+// that is present but empty is a problem: it must not silently mean "no TLS" or "no auth".
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -27,6 +30,8 @@
 #include <string_view>
 
 #include "nodehealth/result.h"
+
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX
 
 namespace nodehealth::sinks {
 
@@ -39,7 +44,8 @@ struct TlsServerConfig {
   std::string key_file;
   std::string client_ca_file;  // empty: none
   ClientAuth client_auth = ClientAuth::kNone;
-  int min_version = 0x0303;  // TLS 1.2 (TLS1_2_VERSION); 0x0304 for TLS 1.3
+  int min_version = 0x0303;                  // TLS 1.2 (TLS1_2_VERSION); 0x0304 for TLS 1.3
+  std::map<std::string, std::string> where;  // "cert_file" etc. -> "<file>:<line>", for messages
 };
 
 struct WebConfig {
@@ -51,10 +57,18 @@ struct WebConfig {
 };
 
 // Parses and validates the text of a web config file; `file` only names it in messages.
-// Checks every bcrypt hash with libcrypt (so a malformed hash fails here, not at a scrape).
+// Checks every bcrypt hash's form and salt with libcrypt (at the lowest cost, so a file of many
+// users loads fast), so a malformed hash fails here, not at a scrape.
 Result<WebConfig> parse_web_config(std::string_view text, const std::string& file);
-// Reads `path` (at most 1 MiB) and parses it; the certificate, key and CA files must be readable.
+// Reads `path` (at most 1 MiB) and parses it; with tls_server_config, the certificate, key and
+// CA files must load into a server TLS context (make_tls_context).
 Result<WebConfig> load_web_config(const std::string& path);
+
+// The server's TLS context: certificate chain and key (which must match), min_version, no
+// renegotiation, no compression, and client certificate verification against client_ca_file
+// when client_auth_type asks for it. Problems name "<file>:<line>: tls_server_config.<key>".
+Result<std::shared_ptr<ssl_ctx_st>> make_tls_context(const TlsServerConfig& tls,
+                                                     const std::string& file);
 
 Sha256 sha256(std::string_view data);
 // Strict standard base64 (with padding); nullopt on anything else.
