@@ -398,18 +398,29 @@ ALLOCATE = "b = []\nwhile True:\n    b.append(bytearray(1 << 20))\n"
 
 
 def oom_trials(n):
-    """A python allocation in a 32 MiB v1 memory cgroup is OOM-killed; latency = first
+    """A python allocation in a 32 MiB memory cgroup (v1, else v2) is OOM-killed; latency = first
     /status with RecentOOMKills True - the moment waitpid saw the kill (an upper bound of
     the kill's own time, so this is a lower bound of the true latency's error)."""
-    _, v1 = common.nodecalc.cgroup_mounts("/proc")
+    v2, v1 = common.nodecalc.cgroup_mounts("/proc")
+    root, limit_file = v1, "memory.limit_in_bytes"
     if v1 is None:
-        return {"n": 0, "detected": 0, "skipped": "no cgroup v1 memory controller"}
+        # cgroup v2: only where the root already hands the memory controller to its children.
+        try:
+            with open(os.path.join(v2 or "/nonexistent", "cgroup.subtree_control")) as f:
+                delegated = "memory" in f.read().split()
+        except OSError:
+            delegated = False
+        if not delegated:
+            return {"n": 0, "detected": 0,
+                    "skipped": "no memory controller for test cgroups (cgroup v1 memory, or "
+                               "memory in the v2 root's cgroup.subtree_control)"}
+        root, limit_file = v2, "memory.max"
     lat = []
     for i in range(n):
-        cg = os.path.join(v1, "nodehealth-test-bench-oom-%d-%d" % (os.getpid(), i))
+        cg = os.path.join(root, "nodehealth-test-bench-oom-%d-%d" % (os.getpid(), i))
         os.mkdir(cg)
         try:
-            with open(os.path.join(cg, "memory.limit_in_bytes"), "w") as f:
+            with open(os.path.join(cg, limit_file), "w") as f:
                 f.write(str(32 << 20))
             with common.nodehealth() as agent:
                 def enter():

@@ -149,6 +149,8 @@ def detect_lines(dt):
         rows.append(["OOM kill (RecentOOMKills)", "%d/%d" % (oom["detected"], oom["n"]),
                      "%s / %s" % (fmt_s(oom["median_s"]), fmt_s(oom["worst_s"])), "-",
                      "oom probe ring buffer", "none (no OOM condition)"])
+    elif isinstance(oom, dict) and oom.get("skipped"):
+        rows.append(["OOM kill", "skipped: " + oom["skipped"], "", "", "", ""])
     else:
         rows.append(["OOM kill", "not detected" if isinstance(oom, dict) else str(oom),
                      "", "", "", ""])
@@ -171,10 +173,17 @@ def scale_lines(sc):
                      "%s/s per %s" % (fmt_s(cf["slope"]), unit),
                      "%.3g B/%s" % (bf["slope"], unit), "", ""])
         rows.append(["growth", tf["verdict"], cf["verdict"], bf["verdict"], "", ""])
-        title = ("Scale: test memory cgroups under %s" % sc["cgroup_root"] if key == "cgroups"
-                 else "Scale: extra sleeping processes")
-        lines += _table(title, [key, "tick cost (sum of sources)", "agent CPU",
-                                "scrape bytes", "series", "RSS"], rows)
+        header = [key, "tick cost (sum of sources)", "agent CPU", "scrape bytes", "series", "RSS"]
+        wf = s.get("walk_fit")
+        if wf:
+            header.append("checkpoint walk (every 10 min): wall / CPU")
+            for row, lv in zip(rows, s["levels"]):
+                row.append("%s / %s" % (fmt_s(lv["walk_s"]), fmt_s(lv["walk_cpu_s"])))
+            rows[-2].append("%s/%s" % (fmt_s(wf["slope"]), unit))
+            rows[-1].append(wf["verdict"])
+        title = ("Scale: test memory cgroups under %s, one sleeping process each"
+                 % sc["cgroup_root"] if key == "cgroups" else "Scale: extra sleeping processes")
+        lines += _table(title, header, rows)
     return lines
 
 
@@ -214,6 +223,12 @@ def targets(results):
         c = fp["nodehealth"]["cpu_core_ratio"]
         out.append(("idle CPU < 0.5% of one core", "%.3f%%" % (c * 100), _pm(c < 0.005)))
     if dt:
+        oom = dt.get("oom_kill")
+        if isinstance(oom, dict):
+            out.append(("OOM kill detected within %ds in every trial" % dt["timeout_s"],
+                        "skipped: " + oom["skipped"] if oom.get("skipped")
+                        else "%d/%d detected" % (oom["detected"], oom["n"]),
+                        None if oom.get("skipped") else oom["detected"] == oom["n"]))
         for name in ("memory", "disk", "pids"):
             r = dt[name]
             if r.get("detected") and not r.get("missed"):
@@ -250,6 +265,11 @@ def targets(results):
             text = verdicts[0] if len(set(verdicts)) == 1 else "; ".join(verdicts)
             out.append(("cost grows at most linearly with %s (tick, CPU, bytes)" % key, text,
                         _pm(all(f["linear"] for f in fits))))
+        wf = sl["cgroups"].get("walk_fit")
+        if wf:
+            out.append(("checkpoint walk grows at most linearly with cgroups",
+                        "%s (%s per cgroup)" % (wf["verdict"], fmt_s(wf["slope"])),
+                        _pm(wf["linear"])))
     eb = results.get("ebpf")
     if eb:
         costs = [p["ns_per_event"] for p in eb["programs"].values()
@@ -289,6 +309,12 @@ def guards(results):
         c = fp["nodehealth"]["cpu_core_ratio"]
         out.append(("idle CPU ≤ 10% of one core", "%.3f%%" % (c * 100), c <= 0.10))
     if dt:
+        oom = dt.get("oom_kill")
+        if isinstance(oom, dict):
+            out.append(("OOM kill detected within %ds in every trial" % dt["timeout_s"],
+                        "skipped: " + oom["skipped"] if oom.get("skipped")
+                        else "%d/%d detected" % (oom["detected"], oom["n"]),
+                        None if oom.get("skipped") else oom["detected"] == oom["n"]))
         for name in ("memory", "disk", "pids"):
             r = dt[name]
             out.append(("%s pressure detected within %ds in every trial" % (name, dt["timeout_s"]),

@@ -1,7 +1,8 @@
 """Scale: how the agent's tick cost and scrape size grow with the node.
 
-One agent (default configuration, 1 s interval) runs while we add empty test
-memory cgroups (cgroup v1 memory hierarchy when mounted, else the v2 root):
+One agent (default configuration, 1 s interval) runs while we add test memory
+cgroups (cgroup v1 memory hierarchy when mounted, else the v2 root), each holding
+one sleeping process as a container would:
 <memory root>/nodehealth-test-bench-<pid>/<n>, 0 -> 10 -> 100 -> 1000, and
 then, with the cgroups removed, a few thousand sleeping processes. At each level,
 after a tick to settle:
@@ -11,7 +12,13 @@ after a tick to settle:
   tick cost      then the sum of nodehealth_source_duration_seconds over the
                  sources, read from /metrics once per new sample (median of
                  `ticks` readings);
-  scrape size    bytes and series of /metrics.
+  scrape size    bytes and series of /metrics;
+  checkpoint walk  (cgroups only) the one part of the agent whose work grows with
+                 the containers: the walk of every memory cgroup and each of its
+                 processes' smaps_rollup that the checkpoints source makes every
+                 10 minutes, timed as `nodehealth checkpoint-cost --top 0 -o json`
+                 (the same code: wall and CPU of the child, and the containers it
+                 saw, which must include every test cgroup).
 
 A least-squares line through the levels gives the cost per cgroup and per
 process. Growth is "at most linear" when the increment from the middle to the
@@ -19,6 +26,7 @@ top level is no more than the line predicts (exponent k of the increment,
 log(d_top / d_mid) / log(n_top / n_mid) <= 1.3), or when the increment is lost
 in the noise of the baseline (then the cost does not grow measurably)."""
 import contextlib
+import json
 import math
 import os
 import subprocess
@@ -42,17 +50,36 @@ def test_cgroups():
     os.mkdir(parent)
     made = []
 
+    procs = {}  # cgroup path -> its sleeping process
+
+    def populate(path):
+        p = subprocess.Popen(["sleep", "600"], stdin=subprocess.DEVNULL)
+        procs[path] = p
+        with open(os.path.join(path, "cgroup.procs"), "w") as f:
+            f.write(str(p.pid))
+
+    def empty(path):
+        p = procs.pop(path, None)
+        if p is not None:
+            p.kill()
+            p.wait()
+
     def set_count(n):
         while len(made) < n:
             path = os.path.join(parent, str(len(made)))
             os.mkdir(path)
             made.append(path)
+            populate(path)
         while len(made) > n:
-            os.rmdir(made.pop())
+            path = made.pop()
+            empty(path)
+            os.rmdir(path)
 
     try:
         yield set_count, parent
     finally:
+        for path in list(procs):
+            empty(path)
         while made:
             path = made.pop()
             for _ in range(50):
@@ -90,7 +117,25 @@ def sleepers():
             p.wait()
 
 
-def _measure_level(agent, opts):
+def _checkpoint_walk(expect):
+    """Times the checkpoints source's walk (`nodehealth checkpoint-cost`, the same code) as a
+    child: (wall seconds, CPU seconds, containers seen)."""
+    t0 = time.monotonic()
+    p = subprocess.Popen([common.BIN, "checkpoint-cost", "--top", "0", "-o", "json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = p.stdout.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.monotonic() - t0
+    if p.returncode != 0:
+        raise RuntimeError("checkpoint-cost exited %d" % p.returncode)
+    seen = len(json.loads(out)["estimate"]["containers"])
+    if seen < expect:
+        raise RuntimeError("checkpoint-cost saw %d containers, want at least %d" % (seen, expect))
+    return wall, ru.ru_utime + ru.ru_stime, seen
+
+
+def _measure_level(agent, opts, walk_expect=None):
     """CPU first, over a window with no HTTP traffic at all (1 s slices for the
     spread); then tick costs read from /metrics, one reading per new sample."""
     pid, port = agent.proc.pid, agent.port
@@ -123,7 +168,14 @@ def _measure_level(agent, opts):
             series.append(common.series_count(body))
         time.sleep(0.2)
     scraper.close()
-    return {
+    walk = {}
+    if walk_expect is not None:
+        runs = [_checkpoint_walk(walk_expect) for _ in range(opts.get("walks", 3))]
+        walk = {"walk_s": common.median([r[0] for r in runs]),
+                "walk_s_samples": [r[0] for r in runs],
+                "walk_cpu_s": common.median([r[1] for r in runs]),
+                "walk_containers": runs[-1][2]}
+    return {**walk,
         "tick_cost_s": common.median(ticks) if ticks else float("nan"),
         "tick_cost_s_samples": ticks,
         "tick_cost_by_source_s": {k: common.median(v) for k, v in per_source.items()},
@@ -160,24 +212,29 @@ def _fit(levels, results, key):
             "exponent": exponent, "linear": linear, "verdict": verdict}
 
 
-def _sweep(agent, levels, set_count, opts, what):
+def _sweep(agent, levels, set_count, opts, what, walk=False):
     results = []
     for n in levels:
         t0 = time.monotonic()
         set_count(n)
         made = time.monotonic() - t0
-        r = _measure_level(agent, opts)
+        r = _measure_level(agent, opts, walk_expect=n if walk else None)
         r["count"] = n
         r["setup_s"] = made
-        common.log("scale: %5d %-9s tick %s, cpu %s/s, scrape %s" % (
+        common.log("scale: %5d %-9s tick %s, cpu %s/s, scrape %s%s" % (
             n, what, common.fmt_s(r["tick_cost_s"]), common.fmt_s(r["cpu_per_s"]),
-            common.fmt_bytes(r["scrape_bytes"])))
+            common.fmt_bytes(r["scrape_bytes"]),
+            ", checkpoint walk %s (%d containers)" % (common.fmt_s(r["walk_s"]),
+                                                       r["walk_containers"]) if walk else ""))
         results.append(r)
     set_count(0)
-    return {"levels": results,
-            "tick_cost_fit": _fit(levels, results, "tick_cost_s"),
-            "cpu_fit": _fit(levels, results, "cpu_per_s"),
-            "bytes_fit": _fit(levels, results, "scrape_bytes")}
+    out = {"levels": results,
+           "tick_cost_fit": _fit(levels, results, "tick_cost_s"),
+           "cpu_fit": _fit(levels, results, "cpu_per_s"),
+           "bytes_fit": _fit(levels, results, "scrape_bytes")}
+    if walk:
+        out["walk_fit"] = _fit(levels, results, "walk_s")
+    return out
 
 
 def run(opts):
@@ -187,7 +244,8 @@ def run(opts):
         time.sleep(opts.get("warmup_s", 3.0))  # past the start-up transients
         with test_cgroups() as (set_cgroups, parent):
             out["cgroup_parent"] = parent
-            out["cgroups"] = _sweep(agent, opts["cgroups"], set_cgroups, opts, "cgroups")
+            out["cgroups"] = _sweep(agent, opts["cgroups"], set_cgroups, opts, "cgroups",
+                                    walk=True)
         with sleepers() as set_procs:
             out["processes"] = _sweep(agent, opts["processes"], set_procs, opts, "processes")
     return out
