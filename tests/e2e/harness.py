@@ -1,5 +1,6 @@
 """Shared pieces of the end-to-end tests: start the real binary, talk to it over
 HTTP on loopback, wait for conditions with a deadline, clean up what we start."""
+import contextlib
 import json
 import os
 import re
@@ -97,7 +98,10 @@ class Agent:
 
     def __init__(self, *args, config=None, workdir=None, expect_exit=0):
         self.expect_exit = expect_exit
+        # A workdir of our own (config, log) is removed at exit; one the caller gave is theirs.
+        self.own_workdir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix="nodehealth-e2e-")
+        self.final_log = None  # the log, kept in memory once the workdir is gone
         self.args = list(args)
         if config is not None:
             path = os.path.join(self.workdir, "config.yaml")
@@ -122,6 +126,8 @@ class Agent:
         return m.group(1) if m else None
 
     def logs(self):
+        if self.final_log is not None:
+            return self.final_log
         with open(self.log_path) as f:
             return f.read()
 
@@ -159,8 +165,10 @@ class Agent:
                 self.proc.wait()
         self.log.close()
         if self.proc is None:
+            self._remove_workdir()
             return False
         log = self.logs()
+        self._remove_workdir()
         report = sanitizer_report(log)
         problems = []
         if report:
@@ -176,3 +184,10 @@ class Agent:
             raise AssertionError("; ".join(problems) + "\n--- agent log (last 40 lines) ---\n" +
                                  "\n".join(log.splitlines()[-40:]))
         return False
+
+    def _remove_workdir(self):
+        if not self.own_workdir:
+            return
+        with contextlib.suppress(OSError):
+            self.final_log = self.logs()
+        shutil.rmtree(self.workdir, ignore_errors=True)

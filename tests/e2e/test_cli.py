@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import shutil
 import tempfile
 import unittest
 
@@ -171,6 +172,7 @@ class ShippedConfigTest(unittest.TestCase):
 class BadConfigTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="nodehealth-e2e-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
 
     def _config(self, body, name="config.yaml"):
         path = os.path.join(self.dir, name)

@@ -3,6 +3,7 @@ signals agree with an independent calculation; failures degrade to Unknown."""
 import json
 import os
 import re
+import shutil
 import unittest
 
 import nodecalc
@@ -127,7 +128,9 @@ class ProcSysRootTest(unittest.TestCase):
     def test_status_with_proc_root_and_sys_root_keys(self):
         import tempfile
         from harness import write
-        path = os.path.join(tempfile.mkdtemp(prefix="nodehealth-e2e-"), "config.yaml")
+        d = tempfile.mkdtemp(prefix="nodehealth-e2e-")
+        self.addCleanup(shutil.rmtree, d, True)
+        path = os.path.join(d, "config.yaml")
         write(path, "apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
                     "procRoot: %s\nsysRoot: %s\n"
                     % (os.path.join(self.V2, "proc"), os.path.join(self.V2, "sys")))
@@ -193,6 +196,7 @@ class RequiredFeaturesTest(unittest.TestCase):
         import tempfile
         from harness import write
         d = tempfile.mkdtemp(prefix="nodehealth-e2e-")
+        self.addCleanup(shutil.rmtree, d, True)
         path = os.path.join(d, "config.yaml")
         write(path, "apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
                     "requiredFeatures: [cgroup_v2, psi]\n")

@@ -40,7 +40,7 @@ def threshold(metrics, signal, kind):
 
 class KubeletThresholdsTest(unittest.TestCase):
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="nodehealth-e2e-kubelet-")
+        self.dir = temp_dir(self, "nodehealth-e2e-kubelet-")
         self.main = os.path.join(self.dir, "config.yaml")
         self.dropins = os.path.join(self.dir, "kubelet.conf.d")
         write(self.main, KUBELET)
@@ -117,8 +117,15 @@ def go_duration(text):
     return ("%dh%dm%ds" % (h, m, s)) if h else ("%dm%ds" % (m, s)) if m else "%ds" % s
 
 
-def agent_config(kubelet_file, kubelet_dir):
-    d = tempfile.mkdtemp(prefix="nodehealth-e2e-")
+def temp_dir(test, prefix):
+    """A fresh directory, removed when the test ends."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    test.addCleanup(shutil.rmtree, d, True)
+    return d
+
+
+def agent_config(test, kubelet_file, kubelet_dir):
+    d = temp_dir(test, "nodehealth-e2e-")
     path = os.path.join(d, "config.yaml")
     write(path, "apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
                 "kubelet:\n  configFile: %s\n  configDir: %s\n" % (kubelet_file, kubelet_dir))
@@ -165,7 +172,8 @@ class StatusShowsKubeletThresholdsTest(unittest.TestCase):
         self.assertEqual(checked, 8)
 
     def test_status_json_shows_the_kubelets_thresholds(self):
-        cfg = agent_config(os.path.join(KUBEADM, "config.yaml"), os.path.join(KUBEADM, "conf.d"))
+        cfg = agent_config(self, os.path.join(KUBEADM, "config.yaml"),
+                           os.path.join(KUBEADM, "conf.d"))
         r = run_cli("status", "-o", "json", "--config", cfg)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.check_kubeadm_thresholds(json.loads(r.stdout))
@@ -179,7 +187,7 @@ class StatusShowsKubeletThresholdsTest(unittest.TestCase):
     def test_default_kubelet_paths_under_the_host_root(self):
         # No kubelet key in the agent's configuration: the kubeadm paths under --host-root
         # (/var/lib/kubelet/config.yaml, /etc/kubernetes/kubelet.conf.d) are found and read.
-        root = tempfile.mkdtemp(prefix="nodehealth-e2e-host-")
+        root = temp_dir(self, "nodehealth-e2e-host-")
         os.makedirs(os.path.join(root, "var", "lib", "kubelet"))
         os.makedirs(os.path.join(root, "etc", "kubernetes"))
         shutil.copy(os.path.join(KUBEADM, "config.yaml"),
@@ -192,13 +200,13 @@ class StatusShowsKubeletThresholdsTest(unittest.TestCase):
         self.check_kubeadm_thresholds(json.loads(r.stdout))
 
     def kubelet_status(self, dropin):
-        d = tempfile.mkdtemp(prefix="nodehealth-e2e-kubelet-")
+        d = temp_dir(self, "nodehealth-e2e-kubelet-")
         main = os.path.join(d, "config.yaml")
         write(main, KUBELET)
         write(os.path.join(d, "conf.d", "50-test.conf"),
               "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n" + dropin)
         r = run_cli("status", "-o", "json", "--config",
-                    agent_config(main, os.path.join(d, "conf.d")))
+                    agent_config(self, main, os.path.join(d, "conf.d")))
         self.assertEqual(r.returncode, 0, r.stderr)
         return json.loads(r.stdout)
 
@@ -230,12 +238,12 @@ class StatusShowsKubeletThresholdsTest(unittest.TestCase):
         self.assertEqual((c["status"], c["reason"]), ("True", "KubeletHasInsufficientMemory"))
 
     def test_status_refuses_invalid_kubelet_files_with_the_kubelets_error(self):
-        d = tempfile.mkdtemp(prefix="nodehealth-e2e-kubelet-")
+        d = temp_dir(self, "nodehealth-e2e-kubelet-")
         main = os.path.join(d, "config.yaml")
         shutil.copy(os.path.join(FIXTURES, "kubelet", "soft-without-grace", "config.yaml"), main)
         os.makedirs(os.path.join(d, "conf.d"))
         r = run_cli("status", "-o", "json", "--config",
-                    agent_config(main, os.path.join(d, "conf.d")))
+                    agent_config(self, main, os.path.join(d, "conf.d")))
         self.assertEqual(r.returncode, 2, r.stdout)
         self.assertIn("grace period must be specified for the soft eviction threshold", r.stderr)
 

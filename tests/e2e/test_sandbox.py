@@ -7,6 +7,7 @@ proved against the whole steady state (probes, ring buffers, PSI triggers, statf
 civetweb workers)."""
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -120,9 +121,10 @@ class SandboxTest(unittest.TestCase):
             rss = float(values["process_resident_memory_bytes"])
             self.assertLess(abs(rss - rss_kb * 1024), 4 << 20, (rss, rss_kb))
             self.assertGreater(float(values["process_virtual_memory_bytes"]), rss)
-            # The scrape's own connection is open while the agent counts.
+            # While the agent counts, the scrape holds three descriptors more than at rest: the
+            # client's connection at the gate, the gate's to civetweb, and civetweb's end.
             fds = len(os.listdir("/proc/%d/fd" % pid))
-            self.assertLess(abs(int(values["process_open_fds"]) - fds), 3, (values, fds))
+            self.assertLessEqual(abs(int(values["process_open_fds"]) - fds), 4, (values, fds))
             self.assertIsNone(a.proc.poll(), a.logs())
 
     def test_a_forbidden_syscall_kills_the_agent_with_sigsys(self):
@@ -173,6 +175,7 @@ class SandboxTest(unittest.TestCase):
 
     def test_bad_sandbox_config_is_an_error_with_file_and_line(self):
         d = tempfile.mkdtemp(prefix="nodehealth-e2e-")
+        self.addCleanup(shutil.rmtree, d, True)
         path = os.path.join(d, "config.yaml")
         write(path, BASE + "sandbox:\n  seccomp: strict\n  dropCaps: true\n")
         r = run_cli("run", "--config", path, "--listen-address", "127.0.0.1:0", timeout=20)
