@@ -11,6 +11,8 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <cctype>
+#include <iterator>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -160,4 +162,40 @@ TEST_CASE("sandbox: log mode lets a forbidden call through", "[sandbox][privileg
   });
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
+}
+
+// README.md's "Least privilege" section lists the kept capabilities and every allowed system
+// call with its reason: it must say exactly what the code does.
+TEST_CASE("sandbox: the README's least-privilege tables are the code's", "[sandbox]") {
+  std::ifstream f(std::string(NODEHEALTH_FIXTURES) + "/../../README.md");
+  REQUIRE(f.good());
+  const std::string readme((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const auto begin = readme.find("\n### Least privilege\n");
+  REQUIRE(begin != std::string::npos);
+  const auto end = readme.find("\n## ", begin);
+  const std::string section = readme.substr(begin, end - begin);
+
+  for (const auto& kept : sb::kept_capabilities()) {
+    std::string upper;
+    for (char c : kept.name)
+      upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    INFO(upper);
+    CHECK(section.find("| `" + upper + "` |") != std::string::npos);
+  }
+  // The rows of the system-call table: "| `a`, `b` | why |", one per group, in the code's order.
+  std::vector<std::string> rows;
+  for (std::size_t at = section.find("\n  | `"); at != std::string::npos;
+       at = section.find("\n  | `", at + 1)) {
+    const std::string line = section.substr(at + 3, section.find('\n', at + 1) - at - 3);
+    if (line.find("CAP_") == std::string::npos) rows.push_back(line);
+  }
+  const auto groups = sb::allowed_syscalls();
+  REQUIRE(rows.size() == groups.size());
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    std::string names;
+    for (const auto& n : groups[i].names)
+      names += (names.empty() ? "`" : ", `") + std::string(n) + "`";
+    INFO(rows[i]);
+    CHECK(rows[i] == "| " + names + " | " + std::string(groups[i].why) + " |");
+  }
 }
