@@ -563,8 +563,8 @@ FeatureSupport nftables(Context& ctx) {
   f.detail = kernel_note;
   append(f.detail, nft_note);
   append(f.detail,
-         "kube-proxy checks only the kernel version (KUBE_PROXY_NFTABLES_SKIP_KERNEL_VERSION_CHECK "
-         "skips it)");
+         "kube-proxy checks the kernel version (KUBE_PROXY_NFTABLES_SKIP_KERNEL_VERSION_CHECK "
+         "skips that check) and nft --version of the nft in its image");
   return f;
 }
 
