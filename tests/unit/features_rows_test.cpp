@@ -13,10 +13,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 
 #include "agent/features/features.h"
+#include "agent/features/probes.h"
 
 using namespace nodehealth;
 using namespace nodehealth::features;
@@ -426,4 +428,162 @@ TEST_CASE("facts §5 MemoryQoS: no memory controller, unreadable controllers", "
     check_row(r, "memory_qos", kYes, kYes, kYes);
     CHECK(has(row(r, "memory_qos").detail, "no child cgroup with memory.high yet"));
   }
+}
+
+// ---- the safe sysctls (facts §5's second table) -------------------------------------------
+
+namespace {
+
+// facts §5's table, written out here rather than taken from safe_sysctls().
+const std::map<std::string, std::optional<KernelVersion>>& facts_min_kernel() {
+  static const std::map<std::string, std::optional<KernelVersion>> kTable = {
+      {"kernel.shm_rmid_forced", std::nullopt},
+      {"net.ipv4.ip_local_port_range", std::nullopt},
+      {"net.ipv4.tcp_syncookies", std::nullopt},
+      {"net.ipv4.ping_group_range", std::nullopt},
+      {"net.ipv4.ip_unprivileged_port_start", std::nullopt},
+      {"net.ipv4.ip_local_reserved_ports", KernelVersion{3, 16}},
+      {"net.ipv4.tcp_keepalive_time", KernelVersion{4, 5}},
+      {"net.ipv4.tcp_keepalive_intvl", KernelVersion{4, 5}},
+      {"net.ipv4.tcp_keepalive_probes", KernelVersion{4, 5}},
+      {"net.ipv4.tcp_fin_timeout", KernelVersion{4, 6}},
+      {"net.ipv4.tcp_notsent_lowat", KernelVersion{4, 6}},
+      {"net.ipv4.tcp_rmem", KernelVersion{4, 15}},
+      {"net.ipv4.tcp_wmem", KernelVersion{4, 15}},
+      {"net.ipv4.tcp_slow_start_after_idle", KernelVersion{4, 15}},
+  };
+  return kTable;
+}
+
+}  // namespace
+
+TEST_CASE("facts §5 safe sysctls: kernelOk just below and at each minimum kernel",
+          "[features][rows][sysctl]") {
+  // Every boundary of the table (3.16, 4.5, 4.6, 4.15): a release just below it and one at
+  // it, written as distributions write osrelease; the expected kernelOk of every row follows
+  // from the table alone.
+  struct Case {
+    const char* osrelease;
+    uint64_t major, minor;  // the release's version, by hand
+  };
+  const Case cases[] = {
+      {"3.15.10\n", 3, 15},  {"3.16.0-4-amd64\n", 3, 16},       {"4.4.0-210-generic\n", 4, 4},
+      {"4.5.0\n", 4, 5},     {"4.5.7-200.fc23.x86_64\n", 4, 5}, {"4.6.0-1-amd64\n", 4, 6},
+      {"4.14.336\n", 4, 14}, {"4.15.0-213-generic\n", 4, 15},
+  };
+  for (const Case& c : cases) {
+    INFO(c.osrelease);
+    FixtureCopy t("real-6.18-hybrid");
+    t.write("proc/sys/kernel/osrelease", c.osrelease);
+    const FeatureReport r = t.report();
+    REQUIRE(r.sysctls.size() == facts_min_kernel().size());
+    for (const auto& s : r.sysctls) {
+      INFO(s.name);
+      const auto& min = facts_min_kernel().at(s.name);
+      const bool want = !min || c.major > min->components[0] ||
+                        (c.major == min->components[0] && c.minor >= min->components[1]);
+      CHECK(s.kernel_ok == want);
+      CHECK(s.supported() == want);  // every file is there: only the kernel decides
+      if (!want) CHECK(has(s.detail, "kernel older than " + min->to_string()));
+    }
+  }
+  // The boundaries themselves, by name.
+  auto ok = [](const char* release, const char* sysctl) {
+    FixtureCopy t("real-6.18-hybrid");
+    t.write("proc/sys/kernel/osrelease", release);
+    return t.report().sysctl(sysctl)->kernel_ok;
+  };
+  CHECK_FALSE(ok("3.15.10\n", "net.ipv4.ip_local_reserved_ports"));
+  CHECK(ok("3.16.0-4-amd64\n", "net.ipv4.ip_local_reserved_ports"));
+  CHECK_FALSE(ok("4.5.7\n", "net.ipv4.tcp_fin_timeout"));
+  CHECK(ok("4.6.0-1-amd64\n", "net.ipv4.tcp_notsent_lowat"));
+  CHECK_FALSE(ok("4.14.336\n", "net.ipv4.tcp_slow_start_after_idle"));
+  CHECK(ok("4.15.0-213-generic\n", "net.ipv4.tcp_rmem"));
+}
+
+TEST_CASE("facts §5 safe sysctls: absent rows", "[features][rows][sysctl]") {
+  // real-6.18-hybrid without kernel.shm_rmid_forced (a kernel built without SysV IPC) and
+  // without net.ipv4.tcp_notsent_lowat.
+  FixtureCopy t("real-6.18-hybrid");
+  t.remove("proc/sys/kernel/shm_rmid_forced");
+  t.remove("proc/sys/net/ipv4/tcp_notsent_lowat");
+  const FeatureReport r = t.report();
+  const SysctlSupport* shm = r.sysctl("kernel.shm_rmid_forced");
+  REQUIRE(shm);
+  CHECK(shm->kernel_ok);
+  CHECK(shm->present == kNo);
+  CHECK(shm->present_on_host == kNo);
+  CHECK(shm->detail == "absent");
+  CHECK_FALSE(shm->supported());
+  const SysctlSupport* lowat = r.sysctl("net.ipv4.tcp_notsent_lowat");
+  REQUIRE(lowat);
+  CHECK(lowat->kernel_ok);
+  CHECK(lowat->present == kUnknown);  // no new network namespace on a copy
+  CHECK(lowat->present_on_host == kNo);
+  CHECK(has(lowat->detail, "absent on the host"));
+  CHECK_FALSE(lowat->supported());
+  // The others are untouched.
+  CHECK(r.sysctl("net.ipv4.tcp_rmem")->supported());
+  // And the metric says 0 for exactly those two.
+  for (const auto& fam : feature_metrics(r)) {
+    if (fam.name != "nodehealth_sysctl_supported") continue;
+    REQUIRE(fam.metric.size() == facts_min_kernel().size());
+    for (const auto& m : fam.metric) {
+      const std::string& name = m.label.at(0).value;
+      INFO(name);
+      const bool gone = name == "kernel.shm_rmid_forced" || name == "net.ipv4.tcp_notsent_lowat";
+      CHECK(m.gauge.value == (gone ? 0 : 1));
+    }
+  }
+}
+
+TEST_CASE(
+    "facts §5 safe sysctls: present on the host but not namespaced, in a real new "
+    "network namespace",
+    "[features][rows][sysctl][root]") {
+  // A copy of real-6.18-hybrid whose net.ipv4.tcp_rmem is a symbolic link to a sysctl this
+  // kernel keeps in the initial network namespace only (net.core.netdev_max_backlog: present
+  // here, absent in a new namespace, checked below with util-linux), and without tcp_wmem.
+  // Live probes forced on, so the agent's forked child looks the paths up in a real new
+  // network namespace: tcp_rmem is then a row present on the host and not namespaced.
+  const std::string init_only = "/proc/sys/net/core/netdev_max_backlog";
+  FixtureCopy t("real-6.18-hybrid");
+  t.remove("proc/sys/net/ipv4/tcp_rmem");
+  t.remove("proc/sys/net/ipv4/tcp_wmem");
+  fs::create_symlink(init_only, t.root / "proc/sys/net/ipv4/tcp_rmem");
+  FeatureOptions opts;
+  opts.live = FeatureOptions::Live::kOn;
+  auto got = probe_features(HostPaths::under(t.root.string()), opts);
+  REQUIRE(got);
+  const FeatureReport& r = *got;
+  if (::geteuid() != 0) {
+    CHECK(r.sysctl_note == "net.*: unknown (needs CAP_SYS_ADMIN)");
+    CHECK(r.sysctl("net.ipv4.tcp_rmem")->present == kUnknown);
+    return;
+  }
+  // Independently: the init-only sysctl exists in this process's namespace and not in a new one.
+  REQUIRE(fs::exists(init_only));
+  auto in_new = run_command({"/usr/bin/unshare", "--net", "/usr/bin/test", "-e", init_only}, 5s);
+  REQUIRE(in_new);
+  REQUIRE(in_new->exit_status == 1);
+  CHECK(r.sysctl_note.empty());
+  const SysctlSupport* rmem = r.sysctl("net.ipv4.tcp_rmem");
+  CHECK(rmem->kernel_ok);
+  CHECK(rmem->present_on_host == kYes);
+  CHECK(rmem->present == kNo);
+  CHECK(rmem->detail ==
+        "present on the host but not in a new network namespace: not namespaced by this kernel");
+  CHECK_FALSE(rmem->supported());
+  const SysctlSupport* wmem = r.sysctl("net.ipv4.tcp_wmem");
+  CHECK(wmem->present_on_host == kNo);
+  CHECK(wmem->present == kNo);
+  CHECK(wmem->detail == "absent");
+  CHECK_FALSE(wmem->supported());
+  // The rest of the copy's net.ipv4 files are regular files: present in the new namespace too.
+  const SysctlSupport* syn = r.sysctl("net.ipv4.tcp_syncookies");
+  CHECK(syn->present == kYes);
+  CHECK(syn->detail == "present in a new network namespace");
+  CHECK(syn->supported());
+  CHECK(missing(r, {"net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem", "net.ipv4.tcp_syncookies"}) ==
+        std::vector<std::string>{"net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"});
 }
