@@ -3,6 +3,7 @@ per container (facts §6) on the fixture trees and on this node, the audit of th
 directory, --measure, and the exit codes."""
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -10,7 +11,7 @@ import sys
 import tempfile
 import unittest
 
-from harness import FIXTURES, need, need_root, run_cli
+from harness import FIXTURES, Agent, need, need_root, run_cli, wait_until
 
 CK = os.path.join(FIXTURES, "checkpoint")
 MiB = 1 << 20
@@ -287,6 +288,29 @@ class RealNodeTest(unittest.TestCase):
         self.assertRegex(table, r"\n  /%s/big +.* no\n" % parent)
         self.assertRegex(table, r"\n  /%s/small +.* yes\n" % parent)
         self.assertIn("4.0 MiB free on the filesystem of %s: NOT all fit" % d, table)
+
+        # The agent's series for the same rows (its checkpoints source estimates the whole
+        # node at start, the 20 largest: the 56+ MiB cgroup is among them).
+        cfg = ("apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
+               "checkpointDir: %s\nprobes:\n  enabled: false\n" % d)
+        with Agent(config=cfg) as agent:
+            def scraped():
+                t = agent.metrics()
+                return t if 'cgroup="/%s/big"' % parent in t else None
+            text = wait_until(scraped, 60, interval=0.5, what="the big cgroup's series")
+        series = {}
+        for line in text.splitlines():
+            m = re.match(r'(nodehealth_checkpoint_\w+)\{pod_uid="",container_id="",'
+                         r'cgroup="/%s/(\w+)"\} (\S+)$' % re.escape(parent), line)
+            if m:
+                series[(m.group(1), m.group(2))] = float(m.group(3))
+        self.assertEqual(series[("nodehealth_checkpoint_fits", "big")], 0)
+        big_bytes = series[("nodehealth_checkpoint_predicted_bytes", "big")]
+        self.assertGreater(big_bytes, 56 * MiB)
+        self.assertAlmostEqual(series[("nodehealth_checkpoint_predicted_seconds", "big")],
+                               big_bytes * 7 / 1e9)
+        if ("nodehealth_checkpoint_fits", "small") in series:  # when among the 20 largest
+            self.assertEqual(series[("nodehealth_checkpoint_fits", "small")], 1)
 
     def test_measure_writes_and_removes_its_test_file(self):
         d = tempfile.mkdtemp(prefix="nodehealth-e2e-measure-", dir="/var/tmp")
