@@ -156,10 +156,12 @@ struct CheckpointAudit {
 // Audits the checkpoint directory: one lstat per entry, no reads. `dir` as the host sees it.
 Result<CheckpointAudit> audit_checkpoint_dir(const HostPaths& paths, const std::string& dir);
 
-// nodehealth_checkpoint_predicted_bytes{pod_uid,container_id,cgroup} (the report's rows),
-// nodehealth_checkpoint_archives, nodehealth_checkpoint_archive_bytes,
-// nodehealth_checkpoint_exposed_archives, nodehealth_checkpoint_dir_mode_ok. Either pointer
-// may be null; families without samples are left out.
+// nodehealth_checkpoint_predicted_bytes, nodehealth_checkpoint_predicted_seconds and
+// nodehealth_checkpoint_fits (0/1, only while the free space is known), each
+// {pod_uid,container_id,cgroup} for the report's rows; nodehealth_checkpoint_archives,
+// nodehealth_checkpoint_archive_bytes, nodehealth_checkpoint_exposed_archives,
+// nodehealth_checkpoint_dir_mode_ok. Either pointer may be null; families without samples are left
+// out.
 std::vector<prometheus::MetricFamily> checkpoint_metrics(const CheckpointReport* report,
                                                          const CheckpointAudit* audit);
 

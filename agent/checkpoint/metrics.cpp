@@ -19,19 +19,38 @@ std::vector<MetricFamily> checkpoint_metrics(const CheckpointReport* report,
                                              const CheckpointAudit* audit) {
   std::vector<MetricFamily> out;
   if (report) {
-    MetricFamily f{"nodehealth_checkpoint_predicted_bytes",
-                   "Predicted size of a checkpoint archive of the container (or cgroup): its "
-                   "anonymous and shared memory, swap, rootfs diff, log and metadata; the "
-                   "largest containers only.",
-                   MetricType::Gauge,
-                   {}};
-    for (const auto& c : report->containers)
-      sinks::add_sample(f,
-                        {{"pod_uid", c.kube ? c.kube->pod_uid : ""},
-                         {"container_id", c.kube ? c.kube->container_id : ""},
-                         {"cgroup", c.cgroup}},
-                        static_cast<double>(c.predicted_bytes));
-    if (!f.metric.empty()) out.push_back(std::move(f));
+    // One series per row of the report (its largest containers, options.top), all three
+    // families with the same labels.
+    MetricFamily bytes{"nodehealth_checkpoint_predicted_bytes",
+                       "Predicted size of a checkpoint archive of the container (or cgroup): its "
+                       "anonymous and shared memory, swap, rootfs diff, log and metadata; the "
+                       "largest containers only.",
+                       MetricType::Gauge,
+                       {}};
+    MetricFamily seconds{"nodehealth_checkpoint_predicted_seconds",
+                         "Predicted time a checkpoint of the container (or cgroup) keeps it "
+                         "frozen: the predicted size x 7 (a container runtime's overhead) / bare "
+                         "CRIU's dump rate (1 GB/s); the largest containers only.",
+                         MetricType::Gauge,
+                         {}};
+    MetricFamily fits{"nodehealth_checkpoint_fits",
+                      "1 when the predicted checkpoint archive of the container (or cgroup) "
+                      "fits in the free space of the checkpoint directory's filesystem, 0 when "
+                      "it does not; absent while the free space is unknown; the largest "
+                      "containers only.",
+                      MetricType::Gauge,
+                      {}};
+    for (const auto& c : report->containers) {
+      const std::vector<ClientMetric::Label> labels = {
+          {"pod_uid", c.kube ? c.kube->pod_uid : ""},
+          {"container_id", c.kube ? c.kube->container_id : ""},
+          {"cgroup", c.cgroup}};
+      sinks::add_sample(bytes, labels, static_cast<double>(c.predicted_bytes));
+      sinks::add_sample(seconds, labels, c.predicted_seconds);
+      if (report->available_bytes) sinks::add_sample(fits, labels, c.fits ? 1 : 0);
+    }
+    for (auto* f : {&bytes, &seconds, &fits})
+      if (!f->metric.empty()) out.push_back(std::move(*f));
   }
   if (audit) {
     MetricFamily count{"nodehealth_checkpoint_archives",

@@ -101,14 +101,13 @@ std::string config_note(const Context& ctx, std::string_view option) {
   return fmt::format("{}={}", option, *v);
 }
 
-bool cmdline_has(const Context& ctx, std::string_view arg) {
+bool cmdline_has(std::string_view c, std::string_view arg) {
   std::size_t start = 0;
-  const std::string& c = ctx.cmdline;
   while (start < c.size()) {
     std::size_t end = c.find_first_of(" \n", start);
     if (end == std::string::npos) end = c.size();
-    if (std::string_view(c).substr(start, end - start) == arg) return true;
-    if (std::string_view(c).substr(start, end - start) == "--") return false;  // init's args
+    if (c.substr(start, end - start) == arg) return true;
+    if (c.substr(start, end - start) == "--") return false;  // init's args
     start = end + 1;
   }
   return false;
@@ -377,51 +376,15 @@ FeatureSupport psi(Context& ctx) {
   auto f = make("psi", "PSI (pressure stall information)",
                 ">= 4.20 with CONFIG_PSI (or psi=1 when built default-off)");
   f.version_supported = ctx.version_at_least({4, 20});
-  int absent = 0, readable = 0;
-  std::string error;
+  std::vector<PressureRead> reads;
   for (const char* res : {"cpu", "memory", "io"}) {
     const std::string path = ctx.paths.proc_file(std::string("pressure/") + res);
-    auto text = sources::read_file(path);
-    if (!text) {
-      const int err = text.error().errno_value;
-      if (err == ENOENT)
-        ++absent;
-      else if (err == EOPNOTSUPP)
-        error = path + ": PSI is disabled (EOPNOTSUPP)";
-      else
-        error = text.error().message;
-    } else if (text->starts_with("some ")) {
-      ++readable;
-    } else {
-      error = path + ": unexpected contents";
-    }
+    reads.push_back({path, sources::read_file(path)});
   }
-  const auto psi_cfg = ctx.config.get("CONFIG_PSI");
-  const bool default_off = ctx.config.get("CONFIG_PSI_DEFAULT_DISABLED") == "y";
-  if (readable == 3) {
-    f.probe_supported = true;
-    f.detail = "/proc/pressure/{cpu,memory,io} readable";
-    if (default_off)
-      append(f.detail, cmdline_has(ctx, "psi=1")
-                           ? "CONFIG_PSI_DEFAULT_DISABLED=y, enabled by psi=1 on the kernel "
-                             "command line"
-                           : "CONFIG_PSI_DEFAULT_DISABLED=y");
-  } else if (absent == 3) {
-    f.probe_supported = false;
-    f.detail = "no /proc/pressure";
-    if (psi_cfg == "n")
-      append(f.detail, "kernel built without CONFIG_PSI");
-    else if (cmdline_has(ctx, "psi=0"))
-      append(f.detail, "psi=0 on the kernel command line");
-    else if (default_off)
-      append(f.detail, "CONFIG_PSI_DEFAULT_DISABLED=y: boot with psi=1");
-  } else if (error.find("EOPNOTSUPP") != std::string::npos) {
-    f.probe_supported = false;
-    f.detail = error;
-  } else {
-    f.detail = error.empty() ? "/proc/pressure incomplete" : error;
-    if (!error.empty()) ctx.warn(error);
-  }
+  PsiAnswer a = interpret_psi(reads, ctx.config, ctx.cmdline);
+  f.probe_supported = a.supported;
+  f.detail = std::move(a.detail);
+  if (!a.warning.empty()) ctx.warn(std::move(a.warning));
   return f;
 }
 
@@ -563,8 +526,8 @@ FeatureSupport nftables(Context& ctx) {
   f.detail = kernel_note;
   append(f.detail, nft_note);
   append(f.detail,
-         "kube-proxy checks only the kernel version (KUBE_PROXY_NFTABLES_SKIP_KERNEL_VERSION_CHECK "
-         "skips it)");
+         "kube-proxy checks the kernel version (KUBE_PROXY_NFTABLES_SKIP_KERNEL_VERSION_CHECK "
+         "skips that check) and nft --version of the nft in its image");
   return f;
 }
 
@@ -700,6 +663,62 @@ const std::vector<std::string_view>& feature_names() {
                                                        "ipvs_conn_reuse_mode",
                                                        "memory_qos"};
   return kNames;
+}
+
+PsiAnswer interpret_psi(const std::vector<PressureRead>& reads, const KernelConfig& config,
+                        std::string_view cmdline) {
+  PsiAnswer a;
+  std::size_t absent = 0, readable = 0;
+  std::string error;
+  bool disabled = false;
+  for (const auto& r : reads) {
+    if (!r.text) {
+      const int err = r.text.error().errno_value;
+      if (err == ENOENT) {
+        ++absent;
+      } else if (err == EOPNOTSUPP) {
+        disabled = true;
+        error = r.path + ": PSI is disabled (EOPNOTSUPP)";
+      } else {
+        error = r.text.error().message;
+      }
+    } else if (r.text->starts_with("some ")) {
+      ++readable;
+    } else {
+      error = r.path + ": unexpected contents";
+    }
+  }
+  const auto psi_cfg = config.get("CONFIG_PSI");
+  const bool default_off = config.get("CONFIG_PSI_DEFAULT_DISABLED") == "y";
+  if (!reads.empty() && readable == reads.size()) {
+    a.supported = true;
+    a.detail = "/proc/pressure/{cpu,memory,io} readable";
+    if (default_off)
+      append(a.detail, cmdline_has(cmdline, "psi=1")
+                           ? "CONFIG_PSI_DEFAULT_DISABLED=y, enabled by psi=1 on the kernel "
+                             "command line"
+                           : "CONFIG_PSI_DEFAULT_DISABLED=y");
+  } else if (!reads.empty() && absent == reads.size()) {
+    a.supported = false;
+    a.detail = "no /proc/pressure";
+    if (psi_cfg == "n")
+      append(a.detail, "kernel built without CONFIG_PSI");
+    else if (cmdline_has(cmdline, "psi=0"))
+      append(a.detail, "psi=0 on the kernel command line");
+    else if (default_off)
+      append(a.detail, "CONFIG_PSI_DEFAULT_DISABLED=y: boot with psi=1");
+  } else if (disabled) {
+    a.supported = false;
+    a.detail = error;
+    if (cmdline_has(cmdline, "psi=0"))
+      append(a.detail, "psi=0 on the kernel command line");
+    else if (default_off)
+      append(a.detail, "CONFIG_PSI_DEFAULT_DISABLED=y: boot with psi=1");
+  } else {
+    a.detail = error.empty() ? "/proc/pressure incomplete" : error;
+    a.warning = error;
+  }
+  return a;
 }
 
 std::optional<bool> FeatureSupport::supported() const {

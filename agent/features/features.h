@@ -14,6 +14,7 @@
 
 #include <prometheus/metric_family.h>
 
+#include "agent/features/kconfig.h"
 #include "agent/features/kubelet.h"
 #include "agent/features/sysctls.h"
 #include "agent/features/version.h"
@@ -134,5 +135,22 @@ std::vector<std::string> missing(const FeatureReport& report,
 
 // Whether `name` is a feature or safe sysctl name.
 bool known_requirement(std::string_view name);
+
+// The PSI probe's answer from its reads of /proc/pressure/{cpu,memory,io}: yes when every file
+// reads and starts with "some "; no when none exists, or when a read answers EOPNOTSUPP (PSI
+// disabled at boot, psi=0, on kernels that create /proc/pressure anyway); else unknown, with
+// the error as a warning. The kernel config and command line (psi=0, psi=1) only explain the
+// answer. Split out so that tests can give errnos no file tree produces.
+struct PressureRead {
+  std::string path;
+  Result<std::string> text;
+};
+struct PsiAnswer {
+  std::optional<bool> supported;
+  std::string detail;
+  std::string warning;  // an unexpected failure, "" otherwise
+};
+PsiAnswer interpret_psi(const std::vector<PressureRead>& reads, const KernelConfig& config,
+                        std::string_view cmdline);
 
 }  // namespace nodehealth::features

@@ -1,6 +1,7 @@
 // The running kernel's build configuration: /proc/config.gz (CONFIG_IKCONFIG_PROC) or, as
-// distributions ship it, /boot/config-<release>. Used only to explain a probe's answer
-// (CONFIG_PSI_DEFAULT_DISABLED, CONFIG_IP_VS=m, ...), never instead of a probe.
+// distributions ship it, /boot/config-<release>. It explains probe answers
+// (CONFIG_PSI_DEFAULT_DISABLED, CONFIG_IP_VS=m, ...) and, where the file a probe looks for is
+// missing, decides it (features.cpp: CONFIG_NF_TABLES, CONFIG_IP_VS, CONFIG_USER_NS).
 #pragma once
 
 #include <map>

@@ -3,6 +3,7 @@ per container (facts §6) on the fixture trees and on this node, the audit of th
 directory, --measure, and the exit codes."""
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -10,7 +11,7 @@ import sys
 import tempfile
 import unittest
 
-from harness import FIXTURES, need, need_root, run_cli
+from harness import FIXTURES, Agent, need, need_root, run_cli, wait_until
 
 CK = os.path.join(FIXTURES, "checkpoint")
 MiB = 1 << 20
@@ -236,6 +237,80 @@ class RealNodeTest(unittest.TestCase):
             rollup = {l.split(":")[0]: int(l.split()[1]) * 1024 for l in f if l.endswith("kB\n")}
         self.assertEqual(c["anonymousBytes"], rollup["Anonymous"])
         self.assertEqual(c["shmemBytes"], rollup["Pss_Shmem"])
+
+    def test_a_checkpoint_directory_too_small(self):
+        """The checkpoint directory on a real 4 MiB tmpfs (mounted by the test, unmounted
+        after): the 48 MiB + 8 MiB process of CHILD cannot fit, a sleep can."""
+        need(shutil.which("mount") is not None, "no mount(8)")
+        d = tempfile.mkdtemp(prefix="nodehealth-test-ckpt-space-")
+        self.addCleanup(os.rmdir, d)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700",
+                        "nodehealth-test-ckpt-space", d], check=True)
+        self.addCleanup(subprocess.run, ["umount", d], check=True)
+        parent = "nodehealth-test-space-%d" % os.getpid()
+        big, small = (os.path.join(self.hierarchy, parent, n) for n in ("big", "small"))
+        os.mkdir(os.path.join(self.hierarchy, parent))
+        self.addCleanup(os.rmdir, os.path.join(self.hierarchy, parent))
+        for p in (big, small):
+            os.mkdir(p)
+            self.addCleanup(os.rmdir, p)
+        child = subprocess.Popen([sys.executable, "-c", CHILD], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True)
+        sleeper = subprocess.Popen(["sleep", "300"])
+
+        def stop():
+            for p in (child, sleeper):
+                p.kill()
+                p.wait()
+        self.addCleanup(stop)
+        for pid, path in ((child.pid, big), (sleeper.pid, small)):
+            with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                f.write("%d\n" % pid)
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        self.assertEqual(child.stdout.readline().strip(), "ready")
+
+        est = cost_json("--cgroup", "/" + parent, "--checkpoint-dir", d)["estimate"]
+        vfs = os.statvfs(d)
+        free = vfs.f_bavail * vfs.f_frsize
+        self.assertEqual(free, 4 * MiB)
+        self.assertEqual(est["spacePath"], d)
+        self.assertEqual(est["availableBytes"], free)
+        rows = {c["cgroup"]: c for c in est["containers"]}
+        self.assertEqual(sorted(rows), ["/%s/big" % parent, "/%s/small" % parent])
+        b, s = rows["/%s/big" % parent], rows["/%s/small" % parent]
+        self.assertGreater(b["predictedBytes"], 56 * MiB)
+        self.assertFalse(b["fits"])
+        self.assertLess(s["predictedBytes"], free)
+        self.assertTrue(s["fits"])
+        self.assertFalse(est["allFit"])
+        table = cost("--cgroup", "/" + parent, "--checkpoint-dir", d).stdout
+        self.assertRegex(table, r"\n  /%s/big +.* no\n" % parent)
+        self.assertRegex(table, r"\n  /%s/small +.* yes\n" % parent)
+        self.assertIn("4.0 MiB free on the filesystem of %s: NOT all fit" % d, table)
+
+        # The agent's series for the same rows (its checkpoints source estimates the whole
+        # node at start, the 20 largest: the 56+ MiB cgroup is among them).
+        cfg = ("apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
+               "checkpointDir: %s\nprobes:\n  enabled: false\n" % d)
+        with Agent(config=cfg) as agent:
+            def scraped():
+                t = agent.metrics()
+                return t if 'cgroup="/%s/big"' % parent in t else None
+            text = wait_until(scraped, 60, interval=0.5, what="the big cgroup's series")
+        series = {}
+        for line in text.splitlines():
+            m = re.match(r'(nodehealth_checkpoint_\w+)\{pod_uid="",container_id="",'
+                         r'cgroup="/%s/(\w+)"\} (\S+)$' % re.escape(parent), line)
+            if m:
+                series[(m.group(1), m.group(2))] = float(m.group(3))
+        self.assertEqual(series[("nodehealth_checkpoint_fits", "big")], 0)
+        big_bytes = series[("nodehealth_checkpoint_predicted_bytes", "big")]
+        self.assertGreater(big_bytes, 56 * MiB)
+        self.assertAlmostEqual(series[("nodehealth_checkpoint_predicted_seconds", "big")],
+                               big_bytes * 7 / 1e9)
+        if ("nodehealth_checkpoint_fits", "small") in series:  # when among the 20 largest
+            self.assertEqual(series[("nodehealth_checkpoint_fits", "small")], 1)
 
     def test_measure_writes_and_removes_its_test_file(self):
         d = tempfile.mkdtemp(prefix="nodehealth-e2e-measure-", dir="/var/tmp")

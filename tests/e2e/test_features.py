@@ -5,6 +5,7 @@ through --host-root; and on bad input (odd versions, missing files, permission e
 reported and never fatal. Everything created is named nodehealth-test-* and removed."""
 import ctypes
 import errno
+import gzip
 import json
 import os
 import re
@@ -72,6 +73,176 @@ def statfs_magic(path):
     return int(r.stdout.strip(), 16)
 
 
+# facts §5, written out: the version rule of each feature and the safe sysctls' minimum kernels.
+FEATURE_MIN = {"nftables": (5, 13), "root_cpu_stat": (5, 8), "cgroup_freezer": (5, 2),
+               "recursive_read_only_mounts": (5, 12), "user_namespaces": (6, 5),
+               "tmpfs_noswap": (6, 4), "psi": (4, 20), "ipvs_conn_reuse_mode": (4, 1),
+               "memory_qos": (5, 9)}
+SYSCTL_MIN = {"kernel.shm_rmid_forced": None, "net.ipv4.ip_local_port_range": None,
+              "net.ipv4.tcp_syncookies": None, "net.ipv4.ping_group_range": None,
+              "net.ipv4.ip_unprivileged_port_start": None,
+              "net.ipv4.ip_local_reserved_ports": (3, 16),
+              "net.ipv4.tcp_keepalive_time": (4, 5), "net.ipv4.tcp_keepalive_intvl": (4, 5),
+              "net.ipv4.tcp_keepalive_probes": (4, 5), "net.ipv4.tcp_fin_timeout": (4, 6),
+              "net.ipv4.tcp_notsent_lowat": (4, 6), "net.ipv4.tcp_rmem": (4, 15),
+              "net.ipv4.tcp_wmem": (4, 15), "net.ipv4.tcp_slow_start_after_idle": (4, 15)}
+# The probes that see an interface, not what the version rule stands for (a yes from them does
+# not overrule the version).
+NOT_DECISIVE = ("nftables", "user_namespaces", "memory_qos")
+NFT_PATHS = ("/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft", "/bin/nft", "/usr/local/sbin/nft")
+
+
+def osrelease():
+    with open("/proc/sys/kernel/osrelease") as f:
+        return f.read().strip()
+
+
+def kernel_config():
+    """This kernel's build configuration, decompressed here with Python's gzip (or the
+    distribution's /boot/config-<release>): {"CONFIG_X": "y"|"m"|"n"|value}; None when there is
+    none."""
+    text = None
+    if os.path.exists("/proc/config.gz"):
+        with gzip.open("/proc/config.gz", "rt") as f:
+            text = f.read()
+    elif os.path.exists("/boot/config-" + osrelease()):
+        with open("/boot/config-" + osrelease()) as f:
+            text = f.read()
+    if text is None:
+        return None
+    cfg = {}
+    for line in text.splitlines():
+        m = re.fullmatch(r"(CONFIG_\w+)=(.*)", line)
+        if m:
+            cfg[m.group(1)] = m.group(2).strip('"')
+        m = re.fullmatch(r"# (CONFIG_\w+) is not set", line)
+        if m:
+            cfg[m.group(1)] = "n"
+    return cfg
+
+
+def nft_binary():
+    return next((p for p in NFT_PATHS if os.access(p, os.X_OK)), None)
+
+
+def nft_version(nft):
+    """`nft --version` parsed here: (1, 0, 6); None when it fails or prints no version."""
+    r = subprocess.run([nft, "--version"], capture_output=True, text=True, timeout=10)
+    m = re.search(r"v([0-9]+(?:\.[0-9]+)+)", r.stdout)
+    if r.returncode != 0 or not m:
+        return None
+    return tuple(int(x) for x in m.group(1).split("."))
+
+
+def nf_tables_in_kernel(cfg):
+    """The kernel side of the nftables row, as facts §5 puts it: the module loaded, else the
+    kernel config; None when neither tells."""
+    if os.path.exists("/sys/module/nf_tables"):
+        return True
+    value = (cfg or {}).get("CONFIG_NF_TABLES")
+    if value is None:
+        return None
+    return value != "n"
+
+
+def v2_freezer(v2):
+    """cgroup.freeze in a child of the cgroup2 mount (depth 1, then depth 2 under the first 16
+    children of each): True / False (children, none with it) / None (no child cgroup)."""
+    if not v2 or not os.path.isdir(v2):
+        return None
+    level1 = sorted(e.path for e in os.scandir(v2) if e.is_dir())[:256]
+    if not level1:
+        return None
+    if any(os.path.exists(os.path.join(c, "cgroup.freeze")) for c in level1):
+        return True
+    for c in level1:
+        for d in sorted(e.path for e in os.scandir(c) if e.is_dir())[:16]:
+            if os.path.exists(os.path.join(d, "cgroup.freeze")):
+                return True
+    return False
+
+
+def raw_mount_setattr():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    rc = libc.syscall(ctypes.c_long(442), ctypes.c_int(-1), ctypes.c_char_p(b""),
+                      ctypes.c_uint(0xFFFFFFFF), ctypes.c_void_p(0), ctypes.c_size_t(0))
+    return rc, ctypes.get_errno()
+
+
+def expected_probes():
+    """Every row's direct probe on this kernel, computed here from the files, a raw system
+    call and statfs, without the agent (facts §5's feature table)."""
+    cfg = kernel_config()
+    ms = mounts()
+    layout, v2 = cgroup_layout(ms)
+    out = {}
+    kernel = nf_tables_in_kernel(cfg)
+    nft = nft_binary()
+    nft_ok = None
+    if nft:
+        v = nft_version(nft)
+        nft_ok = None if v is None else at_least(v, (1, 0, 1))
+    out["nftables"] = (False if kernel is False or nft_ok is False else
+                       True if kernel else None)
+    magic = statfs_magic("/sys/fs/cgroup")
+    out["cgroup_v2"] = magic == 0x63677270
+    out["root_cpu_stat"] = os.path.exists(os.path.join(v2, "cpu.stat")) if v2 else None
+    if layout in ("hybrid", "legacy"):
+        out["cgroup_freezer"] = any(m["fstype"] == "cgroup" and "freezer" in m["super"]
+                                    for m in ms)
+    elif layout == "unified":
+        out["cgroup_freezer"] = v2_freezer(v2)
+    else:
+        out["cgroup_freezer"] = None
+    rc, err = raw_mount_setattr()
+    out["recursive_read_only_mounts"] = (True if rc == 0 else
+                                         {errno.EINVAL: True, errno.EBADF: True,
+                                          errno.ENOSYS: False}.get(err))
+    if os.path.exists("/proc/sys/user/max_user_namespaces"):
+        with open("/proc/sys/user/max_user_namespaces") as f:
+            out["user_namespaces"] = int(f.read()) > 0
+    else:
+        out["user_namespaces"] = False if (cfg or {}).get("CONFIG_USER_NS") == "n" else None
+    with open("/proc/filesystems") as f:
+        tmpfs = "\ttmpfs\n" in f.read()
+    noswap = any(m["fstype"] == "tmpfs" and "noswap" in m["super"] for m in ms)
+    out["tmpfs_noswap"] = False if not tmpfs else True if noswap else None
+    pressure = [os.path.exists("/proc/pressure/" + r) for r in ("cpu", "memory", "io")]
+    out["psi"] = (all(os.access("/proc/pressure/" + r, os.R_OK)
+                      for r in ("cpu", "memory", "io")) if all(pressure) else
+                  False if not any(pressure) else None)
+    if os.path.exists("/proc/sys/net/ipv4/vs/conn_reuse_mode"):
+        out["ipvs_conn_reuse_mode"] = True
+    elif (cfg or {}).get("CONFIG_IP_VS") == "n" or os.path.exists("/sys/module/ip_vs"):
+        out["ipvs_conn_reuse_mode"] = False
+    else:
+        out["ipvs_conn_reuse_mode"] = None
+    if layout in ("hybrid", "legacy"):
+        out["memory_qos"] = False
+    elif layout == "unified" and v2:
+        with open(os.path.join(v2, "cgroup.controllers")) as f:
+            out["memory_qos"] = "memory" in f.read().split()
+    else:
+        out["memory_qos"] = None
+    return out
+
+
+def expected_disagreement(name, version, probe, layout):
+    """The flag the agent must raise on a row, from the version verdict and the probe."""
+    if name == "cgroup_freezer" and layout in ("hybrid", "legacy") and version is False and probe:
+        return ("version says no, probe says yes: the rule is for the cgroup v2 freezer, the v1 "
+                "controller needs no 5.2")
+    if version is None or probe is None or version == probe:
+        return ""
+    if version:
+        return "version says yes, probe says no"
+    if name not in NOT_DECISIVE:
+        return "backported: version says no, probe says yes"
+    return ("version says no, probe says yes (the probe sees the interface, not what the "
+            "version rule stands for)")
+
+
 def features_json(*args, **kw):
     r = run_cli("features", "-o", "json", *args, **kw)
     if r.returncode not in (0, 1):
@@ -129,14 +300,40 @@ class RealKernelTest(unittest.TestCase):
         self.assertTrue(self.doc["liveProbes"], self.doc["liveProbesNote"])
 
     def test_version_verdicts_follow_facts_5(self):
-        v = kube_version(self.doc["kernel"]["release"])
-        mins = {"nftables": (5, 13), "root_cpu_stat": (5, 8), "cgroup_freezer": (5, 2),
-                "recursive_read_only_mounts": (5, 12), "user_namespaces": (6, 5),
-                "tmpfs_noswap": (6, 4), "psi": (4, 20), "ipvs_conn_reuse_mode": (4, 1),
-                "memory_qos": (5, 9)}
-        for name, minimum in mins.items():
+        v = kube_version(osrelease())  # parsed here, not the agent's "version"
+        for name, minimum in FEATURE_MIN.items():
             self.assertEqual(self.f[name]["versionSupported"], at_least(v, minimum), name)
         self.assertIsNone(self.f["cgroup_v2"]["versionSupported"])
+
+    def test_every_row_probe_verdict_and_disagreement_flag(self):
+        """Each row's probe against the independent calculation, and from that and the
+        version rule, the row's verdict and its disagreement flag."""
+        v = kube_version(osrelease())
+        layout, _ = cgroup_layout(mounts())
+        probes = expected_probes()
+        self.assertEqual(sorted(probes), sorted(FEATURE_NAMES))
+        for name in FEATURE_NAMES:
+            row = self.f[name]
+            version = at_least(v, FEATURE_MIN[name]) if name in FEATURE_MIN else None
+            probe = probes[name]
+            with self.subTest(feature=name, detail=row["detail"]):
+                self.assertEqual(row["probeSupported"], probe)
+                self.assertEqual(row["probeDecisive"], name not in NOT_DECISIVE)
+                self.assertEqual(row["disagreement"],
+                                 expected_disagreement(name, version, probe, layout))
+                if probe is None:
+                    supported = version
+                elif name in NOT_DECISIVE and probe:
+                    supported = True if version is None else version
+                else:
+                    supported = probe
+                self.assertEqual(row["supported"], supported)
+        # The table shows each flag on its row.
+        r = run_cli("features")
+        for name in FEATURE_NAMES:
+            if self.f[name]["disagreement"]:
+                self.assertRegex(r.stdout, r"\n  %s +\S+ +\S+ +\[%s\]\n"
+                                 % (name, re.escape(self.f[name]["disagreement"])))
 
     def test_cgroup_layout_and_statfs_magic(self):
         layout, v2 = cgroup_layout(mounts())
@@ -153,16 +350,30 @@ class RealKernelTest(unittest.TestCase):
 
     def test_freezer(self):
         layout, v2 = cgroup_layout(mounts())
-        probe = self.f["cgroup_freezer"]["probeSupported"]
+        row = self.f["cgroup_freezer"]
+        probe = row["probeSupported"]
+        v2_answer = v2_freezer(v2)
+        v2_note = {True: "cgroup.freeze present in a child cgroup (cgroup v2 freezer)",
+                   False: "no cgroup.freeze in the child cgroups (no cgroup v2 freezer)",
+                   None: "no child cgroup under the cgroup2 mount to look for cgroup.freeze"}
         if layout in ("hybrid", "legacy"):
-            want = any(m["fstype"] == "cgroup" and "freezer" in m["super"] for m in mounts())
-            self.assertEqual(probe, want)
+            # runc freezes through the v1 freezer controller there.
+            v1 = [m["mountpoint"] for m in mounts()
+                  if m["fstype"] == "cgroup" and "freezer" in m["super"]]
+            self.assertEqual(probe, bool(v1))
+            if v1:
+                self.assertIn("v1 freezer controller mounted at %s (runc uses it on a %s layout)"
+                              % (v1[-1], layout), row["detail"])
+            else:
+                self.assertIn("no v1 freezer controller mounted", row["detail"])
+            if v2:  # hybrid: the cgroup2 side is reported too
+                self.assertIn(v2_note[v2_answer], row["detail"])
         elif layout == "unified":
-            children = [e.path for e in os.scandir(v2) if e.is_dir()]
-            if not children:
-                self.assertIsNone(probe)
-            elif any(os.path.exists(os.path.join(c, "cgroup.freeze")) for c in children):
-                self.assertTrue(probe)
+            self.assertEqual(probe, v2_answer)
+            self.assertEqual(row["detail"], v2_note[v2_answer])
+        else:
+            self.assertIsNone(probe)
+            self.assertEqual(row["detail"], "no cgroup mounts")
 
     def test_psi_present(self):
         readable = all(os.access("/proc/pressure/" + r, os.R_OK) for r in ("cpu", "memory", "io"))
@@ -188,15 +399,48 @@ class RealKernelTest(unittest.TestCase):
             n = int(f.read())
         self.assertEqual(self.f["user_namespaces"]["probeSupported"], n > 0)
 
-    def test_ipvs_not_loaded_is_not_false(self):
-        path = "/proc/sys/net/ipv4/vs/conn_reuse_mode"
-        probe = self.f["ipvs_conn_reuse_mode"]["probeSupported"]
-        if os.path.exists(path):
-            self.assertTrue(probe)
-        elif probe is None:
-            self.assertIn("not loaded", self.f["ipvs_conn_reuse_mode"]["detail"])
-        else:  # false only when the kernel is known to lack it
-            self.assertIn("CONFIG_IP_VS is not set", self.f["ipvs_conn_reuse_mode"]["detail"])
+    def test_ipvs_against_the_kernel_config(self):
+        """conn_reuse_mode present: yes; else the kernel config decompressed here decides a
+        no (CONFIG_IP_VS not set), an ip_vs module loaded without the sysctl is a no, and an
+        unloaded module is unknown ("not loaded"), not no."""
+        row = self.f["ipvs_conn_reuse_mode"]
+        cfg = kernel_config()
+        ip_vs = (cfg or {}).get("CONFIG_IP_VS")
+        if os.path.exists("/proc/sys/net/ipv4/vs/conn_reuse_mode"):
+            self.assertIs(row["probeSupported"], True)
+            self.assertIn("net.ipv4.vs.conn_reuse_mode present", row["detail"])
+        elif ip_vs == "n":
+            self.assertIs(row["probeSupported"], False)
+            self.assertIn("kernel built without IPVS (CONFIG_IP_VS is not set)", row["detail"])
+        elif os.path.exists("/sys/module/ip_vs"):
+            self.assertIs(row["probeSupported"], False)
+            self.assertIn("ip_vs loaded but no net.ipv4.vs.conn_reuse_mode", row["detail"])
+        else:
+            self.assertIsNone(row["probeSupported"])
+            self.assertTrue(row["detail"].startswith("not loaded"), row["detail"])
+            if ip_vs is not None:
+                self.assertIn("CONFIG_IP_VS=" + ip_vs, row["detail"])
+        if cfg is not None:
+            self.assertIn(self.doc["kernelConfig"], ("/proc/config.gz",
+                                                     "/boot/config-" + osrelease()))
+
+    def test_nftables_probe(self):
+        """The probe from the kernel side (module or config, decompressed here) and the nft
+        binary's own --version (>= 1.0.1); as root, a throwaway network namespace shows the
+        kernel side too: `nft list tables` works there only with nf_tables in the kernel."""
+        row = self.f["nftables"]
+        kernel = nf_tables_in_kernel(kernel_config())
+        nft = nft_binary()
+        v = nft_version(nft) if nft else None
+        nft_ok = None if v is None else at_least(v, (1, 0, 1))
+        want = False if kernel is False or nft_ok is False else True if kernel else None
+        self.assertEqual(row["probeSupported"], want, row["detail"])
+        if nft and os.geteuid() == 0 and shutil.which("unshare") and kernel is not None:
+            listed = subprocess.run(["unshare", "--net", nft, "list", "tables"],
+                                    capture_output=True, timeout=10).returncode == 0
+            self.assertEqual(listed, kernel, "nft list tables in a new network namespace")
+        self.assertIn("kube-proxy checks the kernel version", row["detail"])
+        self.assertIn("nft --version", row["detail"])
 
     def test_nft_version_when_the_binary_exists(self):
         nft = next((p for p in ("/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft", "/bin/nft",
@@ -208,6 +452,24 @@ class RealKernelTest(unittest.TestCase):
             out = subprocess.run([nft, "--version"], capture_output=True, text=True).stdout
             m = re.search(r"v([0-9]+(?:\.[0-9]+)+)", out)
             self.assertIn("nft " + m.group(1), detail)
+
+    def test_safe_sysctls_kernel_ok_from_the_table(self):
+        """kernelOk of every safe sysctl from facts §5's minimum kernels and osrelease parsed
+        here; supported is kernelOk and present."""
+        v = kube_version(osrelease())
+        s = by_name(self.doc, "sysctls")
+        self.assertEqual(sorted(s), sorted(SYSCTL_MIN))
+        for name, minimum in SYSCTL_MIN.items():
+            row = s[name]
+            with self.subTest(sysctl=name):
+                want = minimum is None or at_least(v, minimum)
+                self.assertEqual(row["kernelOk"], want)
+                self.assertEqual(row["minKernel"],
+                                 None if minimum is None else "%d.%d" % minimum)
+                path = "/proc/sys/" + name.replace(".", "/")
+                self.assertEqual(row["presentOnHost"], os.path.exists(path))
+                present = row["present"] if row["present"] is not None else os.path.exists(path)
+                self.assertEqual(row["supported"], want and present)
 
     def test_safe_sysctls_in_a_new_network_namespace(self):
         need_root()

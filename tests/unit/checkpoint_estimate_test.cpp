@@ -3,6 +3,8 @@
 // unreadable smaps (memory.stat fallback), the overlay upperdir, container logs, top N.
 #include <catch2/catch.hpp>
 
+#include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -10,6 +12,7 @@
 
 #include "agent/checkpoint/checkpoint.h"
 #include "agent/checkpoint/walk.h"
+#include "tests/unit/temp_dir.h"
 
 using namespace nodehealth;
 using namespace nodehealth::checkpoint;
@@ -141,6 +144,51 @@ TEST_CASE("checkpoint estimate: free space of the checkpoint directory or its ne
   CHECK(*r->available_bytes > 0);
   CHECK(r->all_fit == (r->total_predicted_bytes <= *r->available_bytes));
   for (const auto& c : r->containers) CHECK(c.fits == (c.predicted_bytes <= *r->available_bytes));
+}
+
+TEST_CASE("checkpoint estimate: a checkpoint directory too small for some containers",
+          "[checkpoint][estimate][root]") {
+  // A copy of the k8s-systemd-v1 fixture whose /var/lib/kubelet/checkpoints is a real 4 MiB
+  // tmpfs (mounted here, as root, and unmounted at the end): the fixture's containers predict
+  // 684 KiB to 66 MiB, so the small ones fit and the others do not.
+  if (::geteuid() != 0) {
+    WARN("not root: no tmpfs to mount, the too-small directory is not tested");
+    return;
+  }
+  testing::TempDir tmp;
+  const fs::path root = fs::path(tmp.path()) / "root";
+  fs::copy(std::string(NODEHEALTH_FIXTURES) + "/checkpoint/k8s-systemd-v1", root,
+           fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  const fs::path dir = root / "var/lib/kubelet/checkpoints";
+  fs::create_directories(dir);
+  REQUIRE(::mount("nodehealth-test-ckpt-space", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
+                  "size=4m,mode=0700") == 0);
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{dir.string()};
+
+  CheckpointOptions opt;
+  auto r = estimate_checkpoints(HostPaths::under(root.string()), opt);
+  REQUIRE(r);
+  CHECK(r->space_path == "/var/lib/kubelet/checkpoints");
+  struct statvfs vfs {};
+  REQUIRE(::statvfs(dir.c_str(), &vfs) == 0);
+  const uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  CHECK(free_bytes == 4 * 1024 * KiB);
+  REQUIRE(r->available_bytes);
+  CHECK(*r->available_bytes == free_bytes);
+  REQUIRE(r->containers.size() == 5);
+  std::size_t fit = 0;
+  for (const auto& c : r->containers) {
+    INFO(c.cgroup << ": " << c.predicted_bytes);
+    CHECK(c.fits == (c.predicted_bytes <= free_bytes));
+    fit += c.fits;
+  }
+  CHECK(fit == 2);  // the two pause containers, 684 KiB each
+  CHECK_FALSE(by_id(*r, kApp).fits);
+  CHECK(by_id(*r, kPauseA).fits);
+  CHECK_FALSE(r->all_fit);
 }
 
 TEST_CASE("checkpoint estimate: top N keeps the largest, totals cover all",
