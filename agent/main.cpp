@@ -228,6 +228,7 @@ nh::Result<std::unique_ptr<nh::sinks::KubernetesSink>> kubernetes_sink(
   o.heartbeat = cfg.kube_heartbeat;
   o.remove_stale = cfg.kube_remove_stale;
   o.events_namespace = cfg.kube_events_namespace;
+  o.feature_labels = cfg.kube_feature_labels;
   // A hidden switch for the e2e test of a restart whose pending change (a True condition
   // cleared just before a SIGKILL) must reach the Node once the adoption grace (5m) is over.
   if (const char* env = std::getenv("NODEHEALTH_TEST_ADOPT_GRACE_SECONDS"); env && *env) {
@@ -239,8 +240,9 @@ nh::Result<std::unique_ptr<nh::sinks::KubernetesSink>> kubernetes_sink(
       spdlog::info("kubernetes: adoption grace {}s (NODEHEALTH_TEST_ADOPT_GRACE_SECONDS)", n);
     }
   }
-  spdlog::info("kubernetes: writing conditions to node {} via {} ({}), heartbeat {}", node,
-               cluster->server, cluster->origin, nh::parse::format_duration(o.heartbeat));
+  spdlog::info("kubernetes: writing conditions{} to node {} via {} ({}), heartbeat {}",
+               o.feature_labels ? " and feature labels" : "", node, cluster->server,
+               cluster->origin, nh::parse::format_duration(o.heartbeat));
   return std::make_unique<nh::sinks::KubernetesSink>(
       std::make_unique<nh::kube::Client>(std::move(*cluster)), std::move(o));
 }

@@ -63,8 +63,9 @@ constexpr std::array<std::string_view, 2> kForecastKeys = {"horizon", "window"};
 constexpr std::array<std::string_view, 3> kPsiTriggerKeys = {"enabled", "stall", "window"};
 constexpr std::array<std::string_view, 6> kProbeKeys = {"enabled",    "oom",     "fork",
                                                         "biolatency", "reclaim", "drops"};
-constexpr std::array<std::string_view, 5> kKubernetesKeys = {
-    "enabled", "kubeconfig", "heartbeatInterval", "removeStaleConditions", "eventsNamespace"};
+constexpr std::array<std::string_view, 6> kKubernetesKeys = {
+    "enabled",         "kubeconfig",   "heartbeatInterval", "removeStaleConditions",
+    "eventsNamespace", "featureLabels"};
 constexpr std::array<std::string_view, 2> kBpfKeys = {"btfPath", "statsEnabled"};
 constexpr std::array<std::string_view, 2> kSandboxKeys = {"seccomp", "dropCapabilities"};
 constexpr std::array<std::string_view, 2> kKubeletKeys = {"configFile", "configDir"};
@@ -426,6 +427,9 @@ class Validator {
     if (auto b = bool_field(*k, "removeStaleConditions", "/kubernetes/removeStaleConditions",
                             "kubernetes.removeStaleConditions"))
       cfg.kube_remove_stale = *b;
+    if (auto b = bool_field(*k, "featureLabels", "/kubernetes/featureLabels",
+                            "kubernetes.featureLabels"))
+      cfg.kube_feature_labels = *b;
     if (auto v = string_field(*k, "eventsNamespace", "/kubernetes/eventsNamespace",
                               "kubernetes.eventsNamespace")) {
       if (v->empty() || v->size() > 63 || v->find('/') != std::string::npos)

@@ -110,6 +110,9 @@ struct Config {
   std::chrono::nanoseconds kube_heartbeat = std::chrono::minutes(5);  // heartbeatInterval
   bool kube_remove_stale = false;                 // kubernetes.removeStaleConditions
   std::string kube_events_namespace = "default";  // kubernetes.eventsNamespace
+  // kubernetes.featureLabels: publish the features report as Node labels under
+  // feature.nodehealth.io/ and sysctl.nodehealth.io/ (agent/sinks/node_labels.h).
+  bool kube_feature_labels = false;
   // sandbox.*: after the privileged setup of `run`, drop capabilities and install a seccomp
   // allowlist (agent/sandbox). seccomp: enforce (kill on anything else), log, off.
   std::string sandbox_seccomp = "enforce";

@@ -6,11 +6,14 @@
 #include <random>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <prometheus/metric_family.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include "agent/eval/evaluator.h"
+#include "agent/features/features.h"
+#include "agent/parse/quantity.h"
 #include "agent/sinks/families.h"
 
 namespace nodehealth::sinks {
@@ -50,6 +53,10 @@ Result<NodeView> parse_node(std::string_view body) {
   const auto meta = node.find("metadata");
   if (meta == node.end() || !meta->is_object()) return fail("no metadata");
   if (auto uid = meta->find("uid"); uid != meta->end() && uid->is_string()) out.uid = *uid;
+  if (auto labels = meta->find("labels"); labels != meta->end() && labels->is_object()) {
+    for (const auto& [k, v] : labels->items())
+      if (v.is_string()) out.labels.emplace(k, v.get<std::string>());
+  }
   const auto status = node.find("status");
   if (status == node.end() || !status->is_object()) return out;
   const auto conds = status->find("conditions");
@@ -202,6 +209,16 @@ void KubernetesSink::publish(const Sample& sample, const NodeStatus& status) {
     next.push_back(std::move(d));
   }
   for (const auto& k : sample.oom_kills) events_.oom_kill(k, now);
+  if (opts_.feature_labels && sample.features && sample.features != labelled_) {
+    // A new report (every 10 minutes): the labels it stands for. Without a report (the
+    // features source off or failing) the Node keeps what it has.
+    FeatureLabels fl = feature_labels(*sample.features);
+    if (!fl.skipped.empty() && !labelled_)
+      spdlog::warn("kubernetes: node labels: {} name(s) are not valid label names, left out: {}",
+                   fl.skipped.size(), fmt::join(fl.skipped, "; "));
+    labelled_ = sample.features;
+    wanted_labels_ = std::move(fl.labels);
+  }
   desired_ = std::move(next);
   dirty_ = true;
   cv_.notify_all();
@@ -219,9 +236,9 @@ void KubernetesSink::record(const std::string& verb, const std::string& resource
   }
 }
 
-std::chrono::milliseconds KubernetesSink::backoff() {
+std::chrono::milliseconds KubernetesSink::backoff(int failures) {
   // 200ms, 400ms, ... capped at 7s, each +-20% so a fleet does not retry in step.
-  const int n = std::min(failures_ - 1, 16);
+  const int n = std::min(failures - 1, 16);
   auto d =
       std::min<int64_t>(opts_.backoff_min.count() << std::max(n, 0), opts_.backoff_max.count());
   static thread_local std::mt19937_64 rng(std::random_device{}());
@@ -254,6 +271,11 @@ bool KubernetesSink::adopt() {
   }
   spdlog::info("kubernetes: node {} read from {}: adopted {} condition(s) of the agent's types",
                opts_.node, client_->config().origin, adopted_.size());
+  if (opts_.feature_labels) {
+    node_labels_ = owned_labels(node->labels);
+    spdlog::info("kubernetes: node labels: the node has {} label(s) under {} and {}",
+                 node_labels_.size(), kFeatureLabelPrefix, kSysctlLabelPrefix);
+  }
   api_down_logged_ = false;
   return true;
 }
@@ -311,6 +333,7 @@ bool KubernetesSink::patch_status(TimePoint now) {
     stats_->backoff_seconds = 0;
     sent_ = std::move(sent);
     last_patch_ = now;
+    if (opts_.feature_labels) see_labels(r->body);  // the answer is the whole Node
     if (opts_.remove_stale)
       std::erase_if(adopted_, [&](const auto& kv) { return !sent_.contains(kv.first); });
     return true;
@@ -322,7 +345,7 @@ bool KubernetesSink::patch_status(TimePoint now) {
   }
   if (stopping_) return false;  // cut by the shutdown deadline: final_write() tells
   ++failures_;
-  auto wait = backoff();
+  auto wait = backoff(failures_);
   if (r && r->retry_after) wait = std::max<std::chrono::milliseconds>(wait, *r->retry_after);
   stats_->backoff_seconds = std::chrono::duration<double>(wait).count();
   retry_at_ = std::chrono::steady_clock::now() + wait;
@@ -387,6 +410,68 @@ void KubernetesSink::flush_events(TimePoint now) {
   }
 }
 
+void KubernetesSink::see_labels(const std::string& body) {
+  auto node = parse_node(body);
+  if (node) node_labels_ = owned_labels(node->labels);
+}
+
+void KubernetesSink::sync_labels() {
+  if (!opts_.feature_labels) return;
+  Labels want;
+  {
+    std::lock_guard lock(mu_);
+    if (!wanted_labels_) return;  // no features report yet
+    want = *wanted_labels_;
+  }
+  const LabelChange change = label_change(node_labels_, want);
+  if (change.empty()) return;
+  const auto steady = std::chrono::steady_clock::now();
+  if (steady < label_retry_at_) return;
+  auto r = client_->request("PATCH", "/api/v1/nodes/" + opts_.node, "application/merge-patch+json",
+                            label_patch(change));
+  record("patch", "nodes", r ? r->code : 0);
+  if (r && r->code >= 200 && r->code < 300) {
+    spdlog::info("kubernetes: node labels: set {}, removed {} node={}", change.set.size(),
+                 change.remove.size(), opts_.node);
+    if (labels_down_logged_) spdlog::info("kubernetes: node labels: written after a failure");
+    auto node = parse_node(r->body);
+    if (node) {
+      node_labels_ = owned_labels(node->labels);
+    } else {  // an answer without the Node: what the patch did
+      for (const auto& [k, v] : change.set) node_labels_[k] = v;
+      for (const auto& k : change.remove) node_labels_.erase(k);
+    }
+    label_failures_ = 0;
+    labels_down_logged_ = false;
+    labels_refused_.clear();
+    return;
+  }
+  const std::string error =
+      r ? fmt::format("HTTP {}: {}", r->code, r->body.substr(0, 200)) : r.error().message;
+  const long code = r ? r->code : 0;
+  const bool transient = code == 0 || code == 408 || code == 409 || code == 429 || code >= 500;
+  if (transient) {
+    ++label_failures_;
+    auto wait = backoff(label_failures_);
+    if (r && r->retry_after) wait = std::max<std::chrono::milliseconds>(wait, *r->retry_after);
+    stats_->backoff_seconds = std::chrono::duration<double>(wait).count();
+    label_retry_at_ = steady + wait;
+    if (!labels_down_logged_)
+      spdlog::warn("kubernetes: patching the labels of node {} failed, retrying with backoff: {}",
+                   opts_.node, error);
+    labels_down_logged_ = true;
+    return;
+  }
+  // Refused: RBAC, a bad object. Not fixed by retrying at once; checked again each heartbeat.
+  label_failures_ = 0;
+  label_retry_at_ = steady + opts_.heartbeat;
+  if (error != labels_refused_)
+    spdlog::warn("kubernetes: node labels: the API refuses them, retrying every {}: {}",
+                 parse::format_duration(opts_.heartbeat), error);
+  labels_refused_ = error;
+  labels_down_logged_ = true;
+}
+
 bool KubernetesSink::unsent(const std::vector<Cond>& want) const {
   for (const auto& d : want) {
     auto it = sent_.find(d.type);
@@ -411,7 +496,7 @@ void KubernetesSink::run() {
           stats_->backoff_seconds = 0;
         } else {
           ++failures_;
-          retry_at_ = steady + backoff();
+          retry_at_ = steady + backoff(failures_);
         }
       }
     } else {
@@ -420,7 +505,10 @@ void KubernetesSink::run() {
       const bool changed = unsent(want);
       const bool heartbeat_due = !ever_patched_ || now - last_patch_ >= opts_.heartbeat;
       if (have && (changed || heartbeat_due) && steady >= retry_at_) patch_status(now);
-      if (failures_ == 0) flush_events(now);
+      if (failures_ == 0) {
+        sync_labels();
+        flush_events(now);
+      }
     }
     // Sleep until something changes, a retry or a heartbeat is due, or tokens refill.
     std::unique_lock lock(mu_);

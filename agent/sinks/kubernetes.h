@@ -13,7 +13,15 @@
 //     lastTransitionTime is kept while the status agrees, and a True one is not turned False
 //     before the agent has watched for the adoption grace period (no false healthy window);
 //   - Events are aggregated per reason and object, and rate-limited by a token bucket
-//     (kubernetes_events.h).
+//     (kubernetes_events.h);
+//   - with feature_labels, PATCH /api/v1/nodes/{name} (a merge patch of metadata.labels only)
+//     keeps the labels of node_labels.h on the Node: only when they differ from what the Node
+//     has (read on start, and again from every status patch's answer, so a label removed by
+//     hand is back within a heartbeat), with null for the agent's labels it no longer
+//     produces, never touching other labels; attempted only while the status patch succeeds.
+//     A transient failure (no answer, 408, 409, 429, 5xx) retries with the same backoff; a
+//     refusal (403 without the RBAC grant, 400, 404, 422) is logged once and retried after
+//     heartbeatInterval, so a missing grant costs one request per heartbeat.
 #pragma once
 
 #include <chrono>
@@ -22,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,6 +39,7 @@
 
 #include "agent/kube/client.h"
 #include "agent/sinks/kubernetes_events.h"
+#include "agent/sinks/node_labels.h"
 #include "nodehealth/clock.h"
 #include "nodehealth/condition.h"
 #include "nodehealth/result.h"
@@ -47,13 +57,15 @@ struct KubeOptions {
   // When the agent stops: how long the request in flight and one last write of a change the
   // API has not seen may take, together (the DaemonSet gives the pod 15 s to exit).
   std::chrono::milliseconds shutdown_timeout{5000};
-  EventLimits events;  // aggregation window and the token bucket of Event writes
+  EventLimits events;           // aggregation window and the token bucket of Event writes
+  bool feature_labels = false;  // kubernetes.featureLabels
 };
 
 // What the sink reads from a Node: its uid and the conditions of the agent's own types.
 struct NodeView {
   std::string uid;
   std::vector<Condition> conditions;
+  Labels labels;  // metadata.labels, all of them (string values only)
 };
 // Parses a GET /api/v1/nodes/{name} response body; never throws.
 Result<NodeView> parse_node(std::string_view body);
@@ -93,8 +105,12 @@ class KubernetesSink final : public Sink {
   // Whether any of these differs in status or reason from what the API last accepted.
   bool unsent(const std::vector<Cond>& want) const;
   void flush_events(TimePoint now);
+  // Brings the Node's labels to the wanted set when they differ and a retry is due.
+  void sync_labels();
+  // The agent's labels as the Node has them, from a response body (GET or PATCH of the Node).
+  void see_labels(const std::string& body);
   void record(const std::string& verb, const std::string& resource, long code);
-  std::chrono::milliseconds backoff();
+  std::chrono::milliseconds backoff(int failures);
 
   std::unique_ptr<kube::Client> client_;
   KubeOptions opts_;
@@ -108,6 +124,8 @@ class KubernetesSink final : public Sink {
   std::map<std::string, std::string> published_;  // type -> status, for transition events
   EventAggregator events_;
   bool dirty_ = false;
+  std::shared_ptr<const features::FeatureReport> labelled_;  // the report wanted_labels_ is of
+  std::optional<Labels> wanted_labels_;                      // none before the first report
 
   // Worker-only state.
   std::string uid_;
@@ -123,6 +141,11 @@ class KubernetesSink final : public Sink {
   bool stopping_ = false;  // the last write: its failure is not "retrying"
   std::string last_error_;
   bool events_rejected_logged_ = false;
+  Labels node_labels_;  // the agent's labels on the Node, as last seen
+  int label_failures_ = 0;
+  std::chrono::steady_clock::time_point label_retry_at_{};
+  bool labels_down_logged_ = false;  // a failure or refusal logged, not yet a success
+  std::string labels_refused_;       // the last refusal logged (logged again when it changes)
   std::thread worker_;
 };
 

@@ -3,7 +3,19 @@ no kube-apiserver package on Debian). It enforces the real API's contract for th
 
 - TLS with a CA the test generates (openssl CLI); a bearer token from an accepted set, or a
   client certificate signed by the CA (401 Unauthorized otherwise, as a Status object);
-- GET /api/v1/nodes/{name} (404 NotFound for unknown nodes);
+- GET /api/v1/nodes/{name} (404 NotFound for unknown nodes); a Node carries the labels the
+  kubelet gives it (kubernetes.io/hostname, /os, /arch and their beta. twins) unless the test
+  names others;
+- PATCH /api/v1/nodes/{name} as application/merge-patch+json (RFC 7386) or
+  application/strategic-merge-patch+json (the same for a map of strings) of metadata.labels:
+  merged per key, null deleting, labels not named kept; a label value that is neither a string
+  nor null is 400 BadRequest (the API cannot decode it); the resulting labels are validated
+  with the real syntax (key: optional DNS-subdomain prefix of at most 253 characters and '/',
+  name of 1..63 of [A-Za-z0-9-_.] alphanumeric at both ends; value empty or the same, at most
+  63), 422 Invalid naming the field, the key and the rule otherwise; a patch outside
+  metadata.labels is 422 here (the agent sends none), json-patch and apply-patch are 415 here
+  (the real API takes them; the agent uses neither); resourceVersion moves only when
+  something changed;
 - PATCH /api/v1/nodes/{name}/status only as application/strategic-merge-patch+json (415
   UnsupportedMediaType for merge-patch+json, json-patch+json or anything else), with the
   strategic-merge semantics of status.conditions: a list merged on `type` (a condition not in
@@ -13,7 +25,8 @@ no kube-apiserver package on Debian). It enforces the real API's contract for th
 - POST /api/v1/namespaces/{ns}/events (409 AlreadyExists for a taken name, 400 BadRequest when
   metadata.namespace is not the request's, 422 without involvedObject kind/name or reason) and
   PATCH .../events/{name} (404 when missing); events get a uid and a resourceVersion;
-- RBAC: paths made forbidden answer 403 Forbidden;
+- RBAC: paths made forbidden answer 403 Forbidden (an entry is a path regex, any method, or a
+  (method, path regex) pair: `patch nodes` missing while `get nodes` is granted);
 - fault injection: the next N requests answer 500, 429 with Retry-After, 409, slowly, or are
   dropped without an answer; an outage mode drops every request; hold() keeps the next
   matching requests unanswered for a while (a slow apiserver or etcd), and stop()/start()
@@ -34,7 +47,49 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SMP = "application/strategic-merge-patch+json"
+MERGE = "application/merge-patch+json"
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+# Kubernetes label syntax (apimachinery's validation of metadata.labels), written here from the
+# rules, not from the agent's code, so the agent's labels are checked by a second reading.
+LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+NAME_RULE = "letters, digits, '-', '_' and '.' only, a letter or digit at both ends"
+
+
+def label_key_errors(key):
+    """The problems of a label key, [] when it is valid."""
+    parts = key.split("/")
+    if len(parts) > 2:
+        return ["a key is [prefix/]name: more than one '/'"]
+    errs = []
+    if len(parts) == 2:
+        prefix, name = parts
+        if not prefix:
+            errs.append("prefix part: empty")
+        elif len(prefix) > 253:
+            errs.append("prefix part: %d characters, at most 253" % len(prefix))
+        elif not DNS_SUBDOMAIN.fullmatch(prefix):
+            errs.append("prefix part: not a lower-case DNS subdomain")
+    else:
+        name = parts[0]
+    if not name:
+        errs.append("name part: empty")
+    elif len(name) > 63:
+        errs.append("name part: %d characters, at most 63" % len(name))
+    elif not LABEL_NAME.fullmatch(name):
+        errs.append("name part: " + NAME_RULE)
+    return errs
+
+
+def label_value_errors(value):
+    if value == "":
+        return []
+    if len(value) > 63:
+        return ["value: %d characters, at most 63" % len(value)]
+    if not LABEL_NAME.fullmatch(value):
+        return ["value: empty, or " + NAME_RULE]
+    return []
 
 
 def make_pki(d):
@@ -72,7 +127,7 @@ class StandIn:
         self.log = []  # dicts: time, method, path, content_type, body, code, auth
         self.faults = []  # list of [kind, remaining]
         self.outage = False
-        self.forbidden = set()  # path regexes answered 403, as missing RBAC grants are
+        self.forbidden = set()  # path regexes or (method, path regex): 403, as missing RBAC
         self.holds = []  # [seconds, method, path regex, remaining]
         self.released = threading.Event()  # set by stop(): held requests go on at once
         self.conns = set()  # open client connections, closed by stop()
@@ -125,17 +180,33 @@ class StandIn:
         self.thread.start()
 
     # ------------------------------------------------------------ test API
-    def add_node(self, name, conditions=()):
+    def add_node(self, name, conditions=(), labels=None):
+        if labels is None:  # what the kubelet registers a Node with
+            labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+                      "kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
+                      "beta.kubernetes.io/arch": "amd64"}
         with self.lock:
             self.rv += 1
             self.nodes[name] = {"kind": "Node", "apiVersion": "v1",
                                 "metadata": {"name": name, "uid": "uid-" + name,
-                                             "resourceVersion": str(self.rv)},
+                                             "resourceVersion": str(self.rv),
+                                             "labels": dict(labels)},
                                 "status": {"conditions": copy.deepcopy(list(conditions))}}
 
     def conditions(self, name):
         with self.lock:
             return {c["type"]: dict(c) for c in self.nodes[name]["status"]["conditions"]}
+
+    def labels(self, name):
+        with self.lock:
+            return dict(self.nodes[name]["metadata"].get("labels") or {})
+
+    def set_labels(self, name, labels):
+        """Someone else (kubectl label, another controller) rewrites the Node's labels."""
+        with self.lock:
+            self.rv += 1
+            self.nodes[name]["metadata"]["labels"] = dict(labels)
+            self.nodes[name]["metadata"]["resourceVersion"] = str(self.rv)
 
     def rotate_token(self, token):
         """Token rotation: from now on only `token` is accepted (the old one gets 401)."""
@@ -280,7 +351,8 @@ class StandIn:
                 if not entry["auth"]:
                     entry["code"] = 401
                     return self._reply(401, status_obj(401, "Unauthorized", "Unauthorized"))
-                if any(re.search(f, self.path) for f in standin.forbidden):
+                if any(re.search(f[1], self.path) and f[0] == method if isinstance(f, tuple)
+                       else re.search(f, self.path) for f in standin.forbidden):
                     entry["code"] = 403
                     return self._reply(403, status_obj(
                         403, "Forbidden", 'User "system:serviceaccount:nodehealth:nodehealth" '
@@ -315,6 +387,8 @@ class StandIn:
                     return 200, copy.deepcopy(node)
                 if method == "PATCH" and m.group(2):
                     return self._patch_status(node, ctype, body)
+                if method == "PATCH":
+                    return self._patch_node(node, ctype, body)
                 return 405, status_obj(405, "MethodNotAllowed", "method not allowed")
             m = re.fullmatch(r"/api/v1/namespaces/([^/]+)/events(?:/([^/]+))?", path)
             if m:
@@ -352,6 +426,53 @@ class StandIn:
                 conds.append(dict(c))
         self.rv += 1
         node["metadata"]["resourceVersion"] = str(self.rv)
+        return 200, copy.deepcopy(node)
+
+    def _patch_node(self, node, ctype, body):
+        ct = ctype.split(";")[0].strip()
+        if ct not in (MERGE, SMP):
+            return 415, status_obj(415, "UnsupportedMediaType",
+                                   "this stand-in takes application/merge-patch+json and "
+                                   "application/strategic-merge-patch+json on nodes, got %r" % ct)
+        if not isinstance(body, dict):
+            return 400, status_obj(400, "BadRequest", "the patch is not a JSON object")
+        meta = body.get("metadata")
+        if set(body) != {"metadata"} or not isinstance(meta, dict) or set(meta) != {"labels"}:
+            return 422, status_obj(422, "Invalid", "this stand-in takes metadata.labels only")
+        patch = meta["labels"]
+        labels = dict(node["metadata"].get("labels") or {})
+        if patch is None:
+            labels = {}
+        elif not isinstance(patch, dict):
+            return 400, status_obj(400, "BadRequest", "json: cannot unmarshal %s into Go struct "
+                                   "field ObjectMeta.metadata.labels of type map[string]string"
+                                   % type(patch).__name__)
+        else:
+            for k, v in patch.items():
+                if v is None:
+                    labels.pop(k, None)
+                elif isinstance(v, str):
+                    labels[k] = v
+                else:
+                    return 400, status_obj(400, "BadRequest", "json: cannot unmarshal %s into Go "
+                                           "struct field ObjectMeta.metadata.labels of type string"
+                                           % type(v).__name__)
+        causes = []
+        for k, v in sorted(labels.items()):
+            causes += [("metadata.labels", k, e) for e in label_key_errors(k)]
+            causes += [("metadata.labels", v, e) for e in label_value_errors(v)]
+        if causes:
+            name = node["metadata"]["name"]
+            obj = status_obj(422, "Invalid", 'Node "%s" is invalid: %s' % (name, ", ".join(
+                '%s: Invalid value: "%s": %s' % c for c in causes)))
+            obj["details"] = {"name": name, "kind": "nodes", "causes": [
+                {"reason": "FieldValueInvalid", "message": 'Invalid value: "%s": %s' % (v, e),
+                 "field": f} for f, v, e in causes]}
+            return 422, obj
+        if labels != node["metadata"].get("labels"):
+            node["metadata"]["labels"] = labels
+            self.rv += 1
+            node["metadata"]["resourceVersion"] = str(self.rv)
         return 200, copy.deepcopy(node)
 
     def _events(self, method, ns, name, ctype, body):

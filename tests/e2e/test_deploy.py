@@ -1,8 +1,9 @@
 """The Kubernetes manifests in deploy/: they parse, carry what a DaemonSet of this agent needs
 (hostPID, read-only host mounts, only the capabilities it uses, every taint tolerated,
 NODE_NAME from the downward API, requests and limits, probes on /healthz), the ConfigMap
-carries deploy/host/config.yaml and the agent accepts it, and the ClusterRole grants exactly
-the requests the code makes (read from agent/sinks/kubernetes.cpp). There is no cluster
+carries deploy/host/config.yaml and the agent accepts it, and the ClusterRoles grant exactly
+the requests the code makes (read from agent/sinks/kubernetes.cpp): deploy/10-rbac.yaml all
+but the optional Node label patch, deploy/feature-labels/rbac.yaml that one. There is no cluster
 here: the Dockerfile is checked for shape only, not built (no Docker engine)."""
 import glob
 import os
@@ -38,7 +39,11 @@ def one(kind):
 GRANTS = {("GET", "nodes"): ("", "nodes", "get"),
           ("PATCH", "nodes/status"): ("", "nodes/status", "patch"),
           ("POST", "events"): ("", "events", "create"),
-          ("PATCH", "events"): ("", "events", "patch")}
+          ("PATCH", "events"): ("", "events", "patch"),
+          ("PATCH", "nodes"): ("", "nodes", "patch")}
+# Calls made only with an option on, granted by their own files (not applied by `kubectl apply
+# -f deploy/`): kubernetes.featureLabels patches the Node's labels.
+OPTIONAL = {("PATCH", "nodes"): "feature-labels"}
 
 
 def code_requests():
@@ -74,26 +79,45 @@ class ManifestTest(unittest.TestCase):
         self.assertEqual(files[0], "00-namespace.yaml")
         for name, d in objects("prometheus-operator/*.yaml"):
             self.assertEqual(d["apiVersion"], "monitoring.coreos.com/v1", name)
+        labels = objects("feature-labels/*.yaml")
+        self.assertEqual(sorted(d["kind"] for _, d in labels), ["ClusterRole", "ClusterRoleBinding"])
+        for name, d in labels:
+            self.assertEqual(d["metadata"]["labels"]["app.kubernetes.io/name"], "nodehealth")
 
     def test_rbac_grants_exactly_what_the_code_calls(self):
         calls = code_requests()
         self.assertEqual(calls, set(GRANTS))
-        role = one("ClusterRole")
-        granted = set()
-        for rule in role["rules"]:
-            for group in rule["apiGroups"]:
-                for res in rule["resources"]:
-                    for verb in rule["verbs"]:
-                        granted.add((group, res, verb))
-        want = {GRANTS[c] for c in calls}
-        want |= {("events.k8s.io", "events", v) for g, r, v in want if r == "events"}
-        self.assertEqual(granted, want)
-        binding = one("ClusterRoleBinding")
+
+        def granted(role):
+            out = set()
+            for rule in role["rules"]:
+                for group in rule["apiGroups"]:
+                    for res in rule["resources"]:
+                        for verb in rule["verbs"]:
+                            out.add((group, res, verb))
+            return out
+
+        def want(cs):
+            w = {GRANTS[c] for c in cs}
+            return w | {("events.k8s.io", "events", v) for g, r, v in w if r == "events"}
+
         sa = one("ServiceAccount")
+        subjects = [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
+                     "namespace": sa["metadata"]["namespace"]}]
+        role = one("ClusterRole")
+        self.assertEqual(granted(role), want(calls - set(OPTIONAL)))
+        binding = one("ClusterRoleBinding")
         self.assertEqual(binding["roleRef"], {"apiGroup": "rbac.authorization.k8s.io",
                                               "kind": "ClusterRole", "name": role["metadata"]["name"]})
-        self.assertEqual(binding["subjects"], [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
-                                                "namespace": sa["metadata"]["namespace"]}])
+        self.assertEqual(binding["subjects"], subjects)
+        # Each optional call: its own role, granting exactly it, bound to the same account.
+        for call, sub in OPTIONAL.items():
+            objs = [d for _, d in objects(sub + "/*.yaml")]
+            (opt,) = [d for d in objs if d["kind"] == "ClusterRole"]
+            (opt_binding,) = [d for d in objs if d["kind"] == "ClusterRoleBinding"]
+            self.assertEqual(granted(opt), want({call}), sub)
+            self.assertEqual(opt_binding["roleRef"]["name"], opt["metadata"]["name"])
+            self.assertEqual(opt_binding["subjects"], subjects)
         ds = one("DaemonSet")
         self.assertEqual(ds["spec"]["template"]["spec"]["serviceAccountName"], sa["metadata"]["name"])
 

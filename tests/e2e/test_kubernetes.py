@@ -4,7 +4,12 @@ status.conditions, Events, fault injection). Real conditions are flipped by real
 64 MiB tmpfs configured as nodefs and imagefs filled past the kubelet's default thresholds
 with fallocate (the agent's DiskPressure, written as DiskEvictionThresholdMet)."""
 import contextlib
+import json
 import os
+import re
+import ssl
+import urllib.error
+import urllib.request
 import shutil
 import subprocess
 import sys
@@ -52,6 +57,34 @@ def fill(mnt):
 
 def empty(mnt):
     os.unlink(os.path.join(mnt, "fill"))
+
+
+LABEL_PATCH = r"^/api/v1/nodes/[^/]+$"  # the Node itself, not /status
+
+
+def expected_feature_labels():
+    """The labels kubernetes.featureLabels stands for on this machine, mapped here from
+    `nodehealth features -o json` (a separate process) by the README's rule: each feature's
+    effective verdict when known, each safe sysctl's."""
+    r = run_cli("features", "-o", "json", timeout=60)
+    d = json.loads(r.stdout)
+    out = {}
+    for f in d["features"]:
+        if f["supported"] is not None:
+            out["feature.nodehealth.io/" + f["name"]] = "true" if f["supported"] else "false"
+    for s in d["sysctls"]:
+        out["sysctl.nodehealth.io/" + s["name"]] = "true" if s["supported"] else "false"
+    assert len(out) >= 20, out
+    return out
+
+
+def requests_total(metrics, verb, resource, code):
+    for line in metrics.splitlines():
+        if line.startswith("nodehealth_kubernetes_requests_total{"):
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
+            if labels == {"verb": verb, "resource": resource, "code": code}:
+                return float(line.split()[-1])
+    return 0
 
 
 class KubernetesSinkTest(unittest.TestCase):
@@ -386,6 +419,234 @@ class KubernetesSinkTest(unittest.TestCase):
                     break
                 except OSError:
                     time.sleep(0.1)
+
+
+class FeatureLabelsTest(unittest.TestCase):
+    """kubernetes.featureLabels: the real agent's features report published as Node labels."""
+
+    OTHERS = {"kubernetes.io/hostname": NODE, "kubernetes.io/os": "linux",
+              "kubernetes.io/arch": "amd64", "node-role.kubernetes.io/worker": "",
+              "feature.node.kubernetes.io/kernel-version.major": "6",  # someone else's prefix
+              "nodehealth.io/team": "infra"}  # the agent's domain, not its label prefixes
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pki_dir = tempfile.mkdtemp(prefix="nodehealth-test-pki-")
+        cls.pki = make_pki(cls.pki_dir)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.pki_dir, ignore_errors=True)
+
+    def setUp(self):
+        need_root()
+        need_binary("openssl")
+        self.work = tempfile.mkdtemp(prefix="nodehealth-test-kube-")
+        self.want = expected_feature_labels()
+
+    def tearDown(self):
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def agent(self, s, mnt, extra):
+        return Agent("--kubeconfig", s.kubeconfig(os.path.join(self.work, "kubeconfig"),
+                                                  token="test-token"),
+                     config=config(mnt, "kubernetes:\n" + extra))
+
+    def test_published_others_untouched_retired_removed_and_restored_after_a_hand_edit(self):
+        retired = {"feature.nodehealth.io/retired_feature": "true",
+                   "sysctl.nodehealth.io/kernel.retired": "false"}
+        with StandIn(self.pki) as s, small_fs() as mnt:
+            s.add_node(NODE, KUBELET_CONDITIONS, labels={**self.OTHERS, **retired})
+            with self.agent(s, mnt, "  featureLabels: true\n  heartbeatInterval: 1s\n") as agent:
+                wait_until(lambda: s.labels(NODE) == {**self.OTHERS, **self.want}, 20,
+                           what="the feature labels on the Node")
+                (p,) = s.requests("PATCH", LABEL_PATCH)
+                self.assertEqual(p["code"], 200)
+                self.assertEqual(p["content_type"], "application/merge-patch+json")
+                self.assertEqual(p["body"], {"metadata": {"labels": {
+                    **self.want, **{k: None for k in retired}}}})
+                line = "kubernetes: node labels: set %d, removed 2 node=%s" % (len(self.want), NODE)
+                wait_until(lambda: line in agent.logs(), 5, what=line)  # logged on the answer
+                print("  %d labels set and 2 removed in one %d-byte merge patch; the Node's labels:"
+                      % (len(self.want), p["bytes"]))
+                for k, v in sorted(s.labels(NODE).items()):
+                    print("    %s=%s" % (k, v))
+                # Unchanged: status heartbeats every second, no other label patch.
+                t0 = time.monotonic()
+                time.sleep(3.5)
+                self.assertEqual(len(s.requests("PATCH", LABEL_PATCH)), 1)
+                self.assertGreaterEqual(len(s.requests("PATCH", r"/status$", since=t0)), 2)
+                # Someone drops one of the agent's labels and flips another: the next status
+                # patch's answer shows it, and the agent puts back exactly those two.
+                gone, flipped = "feature.nodehealth.io/psi", "sysctl.nodehealth.io/net.ipv4.tcp_rmem"
+                self.assertIn(gone, self.want)
+                edited = s.labels(NODE)
+                del edited[gone]
+                edited[flipped] = "false" if self.want[flipped] == "true" else "true"
+                s.set_labels(NODE, edited)
+                wait_until(lambda: s.labels(NODE) == {**self.OTHERS, **self.want}, 10,
+                           what="the hand edit undone")
+                patches = s.requests("PATCH", LABEL_PATCH)
+                self.assertEqual(len(patches), 2)
+                self.assertEqual(patches[1]["body"], {"metadata": {"labels": {
+                    gone: self.want[gone], flipped: self.want[flipped]}}})
+                wait_until(lambda: "kubernetes: node labels: set 2, removed 0" in agent.logs(), 5,
+                           what="the second label patch logged")
+                self.assertEqual(requests_total(agent.metrics(), "patch", "nodes", "200"), 2)
+            # The kubelet's conditions and everyone else's labels as they were.
+            for k in KUBELET_CONDITIONS:
+                self.assertEqual(s.conditions(NODE)[k["type"]], k)
+            for k, v in self.OTHERS.items():
+                self.assertEqual(s.labels(NODE)[k], v)
+
+    def test_off_by_default_no_patch_of_the_node(self):
+        left = {**self.OTHERS, "feature.nodehealth.io/psi": "false"}  # from an earlier run
+        with StandIn(self.pki) as s, small_fs() as mnt:
+            s.add_node(NODE, KUBELET_CONDITIONS, labels=left)
+            with self.agent(s, mnt, "  heartbeatInterval: 1s\n") as agent:
+                wait_until(lambda: "DiskEvictionThresholdMet" in s.conditions(NODE), 10,
+                           what="first patch")
+                time.sleep(3)
+                self.assertGreaterEqual(len(s.requests("PATCH", r"/status$")), 2)
+                self.assertEqual(s.requests("PATCH", LABEL_PATCH), [])
+                self.assertEqual(s.labels(NODE), left)
+                self.assertNotIn("node labels", agent.logs())
+                self.assertNotIn('resource="nodes",verb="patch"', agent.metrics())
+
+    def test_forbidden_is_counted_logged_once_and_retried_per_heartbeat(self):
+        with StandIn(self.pki) as s, small_fs() as mnt:
+            s.add_node(NODE, KUBELET_CONDITIONS, labels=self.OTHERS)
+            # A cluster without deploy/feature-labels/rbac.yaml: get nodes granted, patch not.
+            s.forbidden = {("PATCH", LABEL_PATCH)}
+            with self.agent(s, mnt, "  featureLabels: true\n  heartbeatInterval: 4s\n") as agent:
+                wait_until(lambda: s.requests("PATCH", LABEL_PATCH), 20, what="a label patch")
+                t0 = time.monotonic()
+                fill(mnt)  # conditions still flip at once
+                wait_until(lambda: s.conditions(NODE)["DiskEvictionThresholdMet"]["status"]
+                           == "True", 5, what="the flip while labels are refused")
+                time.sleep(6)
+                refused = s.requests("PATCH", LABEL_PATCH)
+                self.assertEqual({r["code"] for r in refused}, {403})
+                # Once per heartbeat (4 s), not at the backoff's 200 ms, 400 ms, ... pace.
+                self.assertLessEqual(len(refused), 3, [r["time"] - t0 for r in refused])
+                self.assertEqual({r["code"] for r in s.requests("PATCH", r"/status$", since=t0)},
+                                 {200})
+                self.assertEqual(agent.logs().count("node labels: the API refuses them"), 1)
+                # Counted once answered (a retry may be on its way at this very moment).
+                wait_until(lambda: requests_total(agent.metrics(), "patch", "nodes", "403") ==
+                           len(s.requests("PATCH", LABEL_PATCH)), 5, what="every 403 counted")
+                self.assertEqual(s.labels(NODE), self.OTHERS)
+                # The grant arrives: the labels follow within a heartbeat.
+                s.forbidden = set()
+                wait_until(lambda: s.labels(NODE) == {**self.OTHERS, **self.want}, 15,
+                           what="the labels once granted")
+                wait_until(lambda: "node labels: written after a failure" in agent.logs(), 5,
+                           what="the recovery logged")
+                empty(mnt)
+
+    def test_restart_adopts_the_labels_without_a_write(self):
+        with StandIn(self.pki) as s, small_fs() as mnt:
+            s.add_node(NODE, KUBELET_CONDITIONS, labels=self.OTHERS)
+            extra = "  featureLabels: true\n  heartbeatInterval: 1s\n"
+            with self.agent(s, mnt, extra):
+                wait_until(lambda: s.labels(NODE) == {**self.OTHERS, **self.want}, 20,
+                           what="the feature labels on the Node")
+            rv = s.nodes[NODE]["metadata"]["resourceVersion"]
+            t0 = time.monotonic()
+            with self.agent(s, mnt, extra) as agent:
+                wait_until(lambda: s.requests("PATCH", r"/status$", since=t0), 20,
+                           what="the restarted agent's first status patch")
+                time.sleep(3)  # heartbeats, each answer showing the Node's labels
+                self.assertGreaterEqual(len(s.requests("PATCH", r"/status$", since=t0)), 2)
+                self.assertEqual(s.requests("PATCH", LABEL_PATCH, since=t0), [])
+                self.assertIn("node labels: the node has %d label(s) under" % len(self.want),
+                              agent.logs())
+                self.assertNotIn("node labels: set", agent.logs())
+            self.assertEqual(s.labels(NODE), {**self.OTHERS, **self.want})
+            self.assertNotEqual(s.nodes[NODE]["metadata"]["resourceVersion"], rv)  # status moved it
+
+
+class StandInLabelsTest(unittest.TestCase):
+    """The stand-in holds the agent's label patches to the real API's rules: if it accepted
+    anything, the e2e tests above would prove nothing about the labels' syntax."""
+
+    @classmethod
+    def setUpClass(cls):
+        need_binary("openssl")
+        cls.pki_dir = tempfile.mkdtemp(prefix="nodehealth-test-pki-")
+        cls.pki = make_pki(cls.pki_dir)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.pki_dir, ignore_errors=True)
+
+    def call(self, s, method, path, body=None, ctype="application/merge-patch+json"):
+        ctx = ssl.create_default_context(cafile=self.pki["ca.crt"])
+        req = urllib.request.Request(s.url + path, method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Authorization": "Bearer test-token",
+                                              "Content-Type": ctype})
+        try:
+            with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def test_merge_patch_of_labels_with_the_real_syntax(self):
+        with StandIn(self.pki) as s:
+            s.add_node(NODE)
+            path = "/api/v1/nodes/" + NODE
+            kubelet = s.labels(NODE)
+            code, node = self.call(s, "PATCH", path, {"metadata": {"labels": {
+                "feature.nodehealth.io/psi": "true", "sysctl.nodehealth.io/net.ipv4.tcp_rmem": "",
+                "x" * 63: "v" * 63}}})
+            self.assertEqual(code, 200, node)
+            self.assertEqual(node["metadata"]["labels"], {
+                **kubelet, "feature.nodehealth.io/psi": "true",
+                "sysctl.nodehealth.io/net.ipv4.tcp_rmem": "", "x" * 63: "v" * 63})
+            rv = node["metadata"]["resourceVersion"]
+            # null deletes; deleting a label that is not there changes nothing.
+            code, node = self.call(s, "PATCH", path, {"metadata": {"labels": {
+                "x" * 63: None, "never-there": None}}})
+            self.assertEqual(code, 200)
+            self.assertNotIn("x" * 63, node["metadata"]["labels"])
+            code, again = self.call(s, "PATCH", path, {"metadata": {"labels": {"never-there": None}}})
+            self.assertEqual(again["metadata"]["resourceVersion"], node["metadata"]["resourceVersion"])
+            self.assertNotEqual(rv, node["metadata"]["resourceVersion"])
+            # Each rule of the syntax, broken: 422 Invalid naming the key, nothing applied.
+            for key, value, why in (
+                    ("x" * 64, "v", "name part: 64 characters, at most 63"),
+                    ("a/b/c", "v", "more than one '/'"),
+                    ("Feature.io/x", "v", "prefix part: not a lower-case DNS subdomain"),
+                    ("a" * 254 + "/x", "v", "prefix part: 254 characters"),
+                    ("/x", "v", "prefix part: empty"),
+                    ("example.com/", "v", "name part: empty"),
+                    ("-x", "v", "name part: letters"),
+                    ("ok", "v" * 64, "value: 64 characters"),
+                    ("ok", "-v", "value: empty, or"),
+                    ("ok", "a b", "value: empty, or")):
+                code, st = self.call(s, "PATCH", path, {"metadata": {"labels": {key: value}}})
+                self.assertEqual((code, st["reason"]), (422, "Invalid"), key)
+                self.assertIn('Node "%s" is invalid: metadata.labels: Invalid value' % NODE,
+                              st["message"])
+                self.assertIn(why, st["message"], key)
+                self.assertNotIn(key, s.labels(NODE))
+            code, st = self.call(s, "PATCH", path, {"metadata": {"labels": {"ok": True}}})
+            self.assertEqual((code, st["reason"]), (400, "BadRequest"))
+            code, st = self.call(s, "PATCH", path, [{"op": "add", "path": "/metadata/labels/a",
+                                                     "value": "b"}], "application/json-patch+json")
+            self.assertEqual(code, 415)
+            code, st = self.call(s, "PATCH", path, {"spec": {"unschedulable": True}})
+            self.assertEqual(code, 422)
+            # The strategic merge patch of a map of strings is the same merge.
+            code, node = self.call(s, "PATCH", path, {"metadata": {"labels": {"smp": "yes"}}},
+                                   "application/strategic-merge-patch+json")
+            self.assertEqual((code, node["metadata"]["labels"]["smp"]), (200, "yes"))
+            # RBAC by method: the patch refused, the read allowed.
+            s.forbidden = {("PATCH", LABEL_PATCH)}
+            self.assertEqual(self.call(s, "PATCH", path, {"metadata": {"labels": {"a": "b"}}})[0],
+                             403)
+            self.assertEqual(self.call(s, "GET", path)[0], 200)
 
 
 class StandaloneTest(unittest.TestCase):

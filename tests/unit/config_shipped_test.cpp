@@ -56,7 +56,7 @@ TEST_CASE("deploy/host/config.yaml is valid and equal to the defaults, field by 
   const nc::Config& d = *defaults;
 
   // Every field of Config, in declaration order. Adding one changes the count: compare it below.
-  static_assert(field_count<nc::Config>() == 40 + (kHasWebConfig<nc::Config> ? 1 : 0),
+  static_assert(field_count<nc::Config>() == 41 + (kHasWebConfig<nc::Config> ? 1 : 0),
                 "Config has a new field: compare it in this test, list its key in "
                 "deploy/host/config.yaml and in the README's configuration table");
 
@@ -104,6 +104,7 @@ TEST_CASE("deploy/host/config.yaml is valid and equal to the defaults, field by 
   CHECK(s.kube_heartbeat == d.kube_heartbeat);
   CHECK(s.kube_remove_stale == d.kube_remove_stale);
   CHECK(s.kube_events_namespace == d.kube_events_namespace);
+  CHECK(s.kube_feature_labels == d.kube_feature_labels);
   CHECK(s.sandbox_seccomp == d.sandbox_seccomp);
   CHECK(s.sandbox_drop_capabilities == d.sandbox_drop_capabilities);
   // Likewise every source `enabled: true`, and every source the agent has is named.

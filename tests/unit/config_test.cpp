@@ -623,14 +623,18 @@ TEST_CASE("kubernetes: sink settings and their errors", "[config][kube]") {
   const nc::Config def = load_ok("logLevel: info\n");
   CHECK_FALSE(def.kubernetes_enabled.has_value());
   CHECK(def.kube_heartbeat == std::chrono::minutes(5));
+  CHECK_FALSE(def.kube_feature_labels);  // off by default: no write to the Node's metadata
   const nc::Config k = load_ok(
       "kubernetes:\n  enabled: true\n  kubeconfig: /etc/kubeconfig\n  heartbeatInterval: 30s\n"
-      "  removeStaleConditions: true\n  eventsNamespace: kube-system\n");
+      "  removeStaleConditions: true\n  eventsNamespace: kube-system\n  featureLabels: true\n");
   CHECK(k.kubernetes_enabled == true);
   CHECK(k.kubeconfig == "/etc/kubeconfig");
   CHECK(k.kube_heartbeat == std::chrono::seconds(30));
   CHECK(k.kube_remove_stale);
   CHECK(k.kube_events_namespace == "kube-system");
+  CHECK(k.kube_feature_labels);
+  CHECK(load_error("kubernetes:\n  featureLabels: yes please\n", 4, "kubernetes.featureLabels")
+            .starts_with(":4: kubernetes.featureLabels: must be"));
   CHECK(
       load_error("kubernetes:\n  heartbeatInterval: 100ms\n", 4, "kubernetes.heartbeatInterval") ==
       ":4: kubernetes.heartbeatInterval: must be between 1s and 1h, got \"100ms\"");

@@ -111,6 +111,19 @@ TEST_CASE("a Node response: the agent's conditions, garbage refused", "[kube][fu
   CHECK_FALSE(sinks::parse_node("{\"status\":{}}"));
 }
 
+TEST_CASE("a Node response: its labels, non-string values ignored", "[kube][labels]") {
+  auto n = sinks::parse_node(
+      R"({"metadata":{"uid":"u1","labels":{"kubernetes.io/hostname":"n1",
+        "feature.nodehealth.io/psi":"true","sysctl.nodehealth.io/net.ipv4.tcp_rmem":"",
+        "odd":7,"odder":null}}})");
+  REQUIRE(n);
+  CHECK(n->labels == sinks::Labels{{"kubernetes.io/hostname", "n1"},
+                                   {"feature.nodehealth.io/psi", "true"},
+                                   {"sysctl.nodehealth.io/net.ipv4.tcp_rmem", ""}});
+  CHECK(sinks::owned_labels(n->labels).size() == 2);
+  CHECK(sinks::parse_node(R"({"metadata":{"labels":[1]}})")->labels.empty());
+}
+
 TEST_CASE("in-cluster: the service host and port, the service account's token and CA", "[kube]") {
   testing::TempDir d;
   const char* saved_host = std::getenv("KUBERNETES_SERVICE_HOST");
