@@ -300,10 +300,9 @@ void start_probes(const nh::config::Config& cfg, const nh::HostPaths& paths,
 }
 
 int cmd_run(int argc, char** argv) {
-  static constexpr std::string_view kFlags[] = {"config",    "config-dir",     "host-root",
-                                                "proc-root", "sys-root",       "node-name",
-                                                "log-level", "listen-address", "kubeconfig",
-                                                "web-config-file"};
+  static constexpr std::string_view kFlags[] = {
+      "config",    "config-dir", "host-root",      "proc-root",  "sys-root",
+      "node-name", "log-level",  "listen-address", "kubeconfig", "web-config-file"};
   auto args = nh::commands::parse_args(argc, argv, 2, kFlags, {}, stderr);
   if (!args) return 2;
   if (args->help) {
@@ -349,9 +348,20 @@ int cmd_run(int argc, char** argv) {
                  cfg->web_config_file, web.tls ? "on" : "off", web.basic_auth_users.size(),
                  web.bearer_tokens.size());
   }
-  auto http = nh::sinks::HttpServer::start(cfg->listen_address, store,
-                                           {nh::version(), nh::commit()}, stale_after,
-                                           std::move(web));
+  nh::sinks::GateLimits gate_limits;
+  // A hidden switch for the e2e test of the idle timeout of kept-alive connections (75 s).
+  if (const char* env = std::getenv("NODEHEALTH_TEST_IDLE_TIMEOUT_SECONDS"); env && *env) {
+    const std::string_view text(env);
+    int n = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec == std::errc() && end == text.data() + text.size() && n > 0 && n <= 300) {
+      gate_limits.idle_timeout = std::chrono::seconds(n);
+      spdlog::info("http gate: idle timeout {}s (NODEHEALTH_TEST_IDLE_TIMEOUT_SECONDS)", n);
+    }
+  }
+  auto http =
+      nh::sinks::HttpServer::start(cfg->listen_address, store, {nh::version(), nh::commit()},
+                                   stale_after, std::move(web), gate_limits);
   if (!http) {
     spdlog::critical("startup failed: {}", http.error().message);
     return 1;

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -95,30 +96,6 @@ std::size_t head_end(std::string_view buf) {
   return std::string_view::npos;
 }
 
-// Removes Connection and Keep-Alive from a response head and says the connection closes: the
-// gate serves one request per connection.
-std::string close_response_head(std::string_view head) {
-  std::string out;
-  std::size_t pos = 0;
-  bool first = true;
-  while (pos < head.size()) {
-    std::size_t eol = head.find('\n', pos);
-    if (eol == std::string_view::npos) eol = head.size() - 1;
-    std::string_view line = head.substr(pos, eol + 1 - pos);
-    pos = eol + 1;
-    std::string_view bare = line;
-    while (!bare.empty() && (bare.back() == '\n' || bare.back() == '\r')) bare.remove_suffix(1);
-    if (bare.empty()) break;  // the blank line
-    const std::string name = lowered(bare.substr(0, bare.find(':')));
-    if (!first && (name == "connection" || name == "keep-alive")) continue;
-    first = false;
-    out.append(bare);
-    out += "\r\n";
-  }
-  out += "Connection: close\r\n\r\n";
-  return out;
-}
-
 // Before closing after an answer: reads what the client already sent and is still unread (up to
 // 64 KiB) and half-closes, so the close sends a FIN, not a reset that could destroy the answer in
 // flight.
@@ -192,6 +169,7 @@ RequestHead parse_request_head(std::string_view head, std::size_t max_headers) {
   }
   r.method = method;
   r.target = target;
+  r.version = version;
   r.path = target.substr(0, target.find('?'));
   if (lines.size() - 1 > max_headers)
     return bad(431, fmt::format("more than {} header fields", max_headers));
@@ -241,6 +219,82 @@ std::string upstream_request(const RequestHead& r, const std::string& secret) {
   return out;
 }
 
+bool keep_alive_requested(const RequestHead& r) {
+  bool close = false, keep = false;
+  for (const auto& [name, value] : r.headers) {
+    if (name != "connection") continue;
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      const std::string token = lowered(trim(rest.substr(0, comma)));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      close = close || token == "close";
+      keep = keep || token == "keep-alive";
+    }
+  }
+  if (close) return false;
+  return r.version == "HTTP/1.1" || (r.version == "HTTP/1.0" && keep);
+}
+
+std::optional<std::size_t> response_body_length(std::string_view head) {
+  // Status line: HTTP/1.x SP 3DIGIT ...
+  if (head.size() < 12 || !head.starts_with("HTTP/1.") || head[8] != ' ') return std::nullopt;
+  int status = 0;
+  if (const auto [p, ec] = std::from_chars(head.data() + 9, head.data() + 12, status);
+      ec != std::errc() || p != head.data() + 12) {
+    return std::nullopt;
+  }
+  if (status < 200 || status == 204 || status == 304) return std::nullopt;
+  std::optional<std::size_t> length;
+  std::size_t pos = head.find('\n');
+  while (pos != std::string_view::npos && pos + 1 < head.size()) {
+    const std::size_t start = pos + 1;
+    pos = head.find('\n', start);
+    std::string_view line = head.substr(start, pos == std::string_view::npos ? pos : pos - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) break;  // the blank line
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    const std::string name = lowered(line.substr(0, colon));
+    if (name == "transfer-encoding") return std::nullopt;
+    if (name != "content-length") continue;
+    const std::string_view value = trim(line.substr(colon + 1));
+    std::size_t n = 0;
+    const auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (length || value.empty() || ec != std::errc() || p != value.data() + value.size())
+      return std::nullopt;  // two lengths, a sign, a list, garbage: not ours to guess
+    length = n;
+  }
+  return length;
+}
+
+std::string client_response_head(std::string_view head, bool keep_alive, bool http10) {
+  std::string out;
+  std::size_t pos = 0;
+  bool first = true;
+  while (pos < head.size()) {
+    std::size_t eol = head.find('\n', pos);
+    if (eol == std::string_view::npos) eol = head.size() - 1;
+    std::string_view line = head.substr(pos, eol + 1 - pos);
+    pos = eol + 1;
+    std::string_view bare = line;
+    while (!bare.empty() && (bare.back() == '\n' || bare.back() == '\r')) bare.remove_suffix(1);
+    if (bare.empty()) break;  // the blank line
+    const std::string name = lowered(bare.substr(0, bare.find(':')));
+    if (!first && (name == "connection" || name == "keep-alive")) continue;
+    first = false;
+    out.append(bare);
+    out += "\r\n";
+  }
+  if (!keep_alive) {
+    out += "Connection: close\r\n";
+  } else if (http10) {
+    out += "Connection: keep-alive\r\n";
+  }
+  out += "\r\n";
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 struct Gate::Impl {
@@ -259,9 +313,17 @@ struct Gate::Impl {
     std::string out;  // bytes for the client
     std::size_t out_sent = 0;
     bool response_head_done = false;
-    std::string response_head;  // until the response head is complete
-    bool up_eof = false;
-    bool want_write = false;  // TLS: the last call wanted to write
+    std::string response_head;     // until the response head is complete
+    bool up_eof = false;           // nothing more to read from civetweb
+    bool keep_alive = false;       // the client asked to keep the connection
+    bool http10 = false;           // the request was HTTP/1.0
+    bool framed = false;           // the response head gave its length: body_left counts it down
+    std::size_t body_left = 0;     // body bytes still to come from civetweb
+    bool response_done = false;    // the response came whole from civetweb
+    bool reuse = false;            // the connection persists after this response
+    std::uint64_t served = 0;      // responses relayed whole on a kept connection
+    Clock::time_point idle_since;  // when the last one went out
+    bool want_write = false;       // TLS: the last call wanted to write
     uint32_t client_events = 0, up_events = 0;
   };
 
@@ -274,6 +336,7 @@ struct Gate::Impl {
   std::shared_ptr<ssl_ctx_st> tls;
   std::map<std::uint64_t, std::unique_ptr<Conn>> conns;  // by id: oldest first
   std::deque<std::uint64_t> queue;                       // complete requests waiting for civetweb
+  std::vector<std::uint64_t> recheck;  // kept connections whose next request may be buffered
   std::size_t upstream_busy = 0;
   std::uint64_t next_id = 1;
   bool listening = true;
@@ -305,6 +368,19 @@ struct Gate::Impl {
     release(c);
     conns.erase(it);
     start_queued();
+  }
+
+  // After an answer, or for an idle kept connection: close_notify, what the client sent and is
+  // unread drained, a FIN.
+  void close_gracefully(Conn& c) {
+    if (c.ssl) SSL_shutdown(c.ssl);  // close_notify, best effort
+    drain_and_half_close(c.fd);
+    close_conn(c.id);
+  }
+
+  // A kept connection between requests, no byte of the next one read yet.
+  static bool idle(const Conn& c) {
+    return c.phase == Phase::kHead && c.served > 0 && c.in.empty();
   }
 
   void set_events(int fd, std::uint64_t tag, uint32_t& current, uint32_t wanted) {
@@ -384,11 +460,7 @@ struct Gate::Impl {
 
   void flush(Conn& c) {
     if (!write_client(c)) return close_conn(c.id);
-    if (c.out.empty()) {
-      if (c.ssl) SSL_shutdown(c.ssl);  // close_notify, best effort
-      drain_and_half_close(c.fd);
-      return close_conn(c.id);
-    }
+    if (c.out.empty()) return close_gracefully(c);
     update(c);
   }
 
@@ -399,12 +471,12 @@ struct Gate::Impl {
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-          if (!evict_oldest_unfinished()) pause_listening(now);
+          if (!evict_for_new()) pause_listening(now);
           continue;
         }
         return;  // EAGAIN
       }
-      if (conns.size() >= limits.max_connections && !evict_oldest_unfinished()) {
+      if (conns.size() >= limits.max_connections && !evict_for_new()) {
         ::close(fd);  // every connection holds a complete request: the newest waits its turn
         continue;
       }
@@ -437,9 +509,17 @@ struct Gate::Impl {
     }
   }
 
-  // Closes the oldest connection that has not sent a complete request yet (the likeliest to be
-  // a slow or idle client); false when there is none.
-  bool evict_oldest_unfinished() {
+  // Makes room for a new connection: closes the kept connection idle the longest (its client
+  // loses nothing but a reconnect), else the oldest connection that has not sent a complete
+  // request yet (the likeliest to be a slow or idle client); false when there is neither.
+  bool evict_for_new() {
+    Conn* longest = nullptr;
+    for (auto& [id, c] : conns)
+      if (idle(*c) && (!longest || c->idle_since < longest->idle_since)) longest = c.get();
+    if (longest) {
+      close_gracefully(*longest);
+      return true;
+    }
     for (auto& [id, c] : conns) {
       if (c->phase == Phase::kHandshake || c->phase == Phase::kHead) {
         close_conn(id);
@@ -490,6 +570,15 @@ struct Gate::Impl {
   }
 
   void read_head(Conn& c) {
+    if (!c.in.empty()) {  // pipelined: read with the previous request, which is answered now
+      c.deadline = std::min(c.deadline, Clock::now() + limits.head_timeout);
+      const std::size_t end = head_end(c.in);
+      if (end != std::string::npos && end <= limits.max_head_bytes) return got_head(c, end);
+      if (c.in.size() > limits.max_head_bytes) {
+        return reply(
+            c, 431, fmt::format("the request head is larger than {} bytes", limits.max_head_bytes));
+      }
+    }
     char buf[4096];
     for (;;) {
       ssize_t n;
@@ -514,6 +603,9 @@ struct Gate::Impl {
         }
         if (n == 0) return close_conn(c.id);
       }
+      // The head's first byte: on a kept connection the idle wait ends and the head has the
+      // same time as a first request's (no trickling a head for the idle timeout).
+      if (c.in.empty()) c.deadline = std::min(c.deadline, Clock::now() + limits.head_timeout);
       c.in.append(buf, static_cast<std::size_t>(n));
       const std::size_t end = head_end(c.in);
       if (end != std::string::npos && end <= limits.max_head_bytes) return got_head(c, end);
@@ -527,8 +619,12 @@ struct Gate::Impl {
   void got_head(Conn& c, std::size_t end) {
     RequestHead r = parse_request_head(std::string_view(c.in).substr(0, end), limits.max_headers);
     c.head_method = r.method == "HEAD";
-    c.in.clear();  // pipelined bytes after the head are dropped: one request per connection
+    // Bytes after the head are the next request (pipelined): kept, and read once this one is
+    // answered. Nothing more is read from the client until then.
+    c.in.erase(0, end);
     if (r.status != 0) return reply(c, r.status, r.why);
+    c.keep_alive = keep_alive_requested(r);
+    c.http10 = r.version == "HTTP/1.0";
     c.req = upstream_request(r, secret);
     c.phase = Phase::kQueued;
     c.deadline = Clock::now() + limits.queue_timeout;
@@ -574,6 +670,7 @@ struct Gate::Impl {
   }
 
   void upstream_ready(Conn& c, uint32_t events) {
+    if (c.up < 0) return;
     if (c.phase == Phase::kConnect) {
       int err = 0;
       socklen_t len = sizeof err;
@@ -596,7 +693,7 @@ struct Gate::Impl {
     }
     if (c.phase == Phase::kRelay && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
       char buf[16384];
-      while (c.out.size() - c.out_sent < kRelayBuffer) {
+      while (!c.response_done && c.out.size() - c.out_sent < kRelayBuffer) {
         const ssize_t n = ::recv(c.up, buf, sizeof buf, 0);
         if (n < 0) {
           if (errno == EAGAIN || errno == EINTR) break;
@@ -609,6 +706,7 @@ struct Gate::Impl {
         }
         relay_bytes(c, std::string_view(buf, static_cast<std::size_t>(n)));
       }
+      if (c.response_done) c.up_eof = true;  // civetweb closes after it: no need to wait
       if (c.up_eof) {
         close_upstream(c);
         start_queued();
@@ -618,10 +716,7 @@ struct Gate::Impl {
   }
 
   void relay_bytes(Conn& c, std::string_view bytes) {
-    if (c.response_head_done) {
-      if (!c.head_method) c.out.append(bytes);
-      return;
-    }
+    if (c.response_head_done) return relay_body(c, bytes);
     c.response_head.append(bytes);
     const std::size_t end = head_end(c.response_head);
     if (end == std::string::npos) {
@@ -632,10 +727,27 @@ struct Gate::Impl {
       }
       return;
     }
-    c.out += close_response_head(std::string_view(c.response_head).substr(0, end));
-    if (!c.head_method) c.out.append(c.response_head, end);
-    c.response_head.clear();
+    const std::string_view head = std::string_view(c.response_head).substr(0, end);
+    const std::optional<std::size_t> length = response_body_length(head);
+    c.framed = length.has_value();
+    c.body_left = length.value_or(0);
+    c.reuse = c.framed && c.keep_alive;
+    c.out += client_response_head(head, c.reuse, c.http10);
     c.response_head_done = true;
+    const std::string rest = c.response_head.substr(end);
+    c.response_head.clear();
+    relay_body(c, rest);
+  }
+
+  // The body as it comes; when its length is known, only that many bytes (the response ends
+  // there, whatever civetweb might send after it). HEAD: counted, not sent.
+  void relay_body(Conn& c, std::string_view bytes) {
+    if (c.framed) {
+      bytes = bytes.substr(0, std::min(bytes.size(), c.body_left));
+      c.body_left -= bytes.size();
+      c.response_done = c.body_left == 0;
+    }
+    if (!c.head_method) c.out.append(bytes);
   }
 
   void relay(Conn& c) {
@@ -647,11 +759,31 @@ struct Gate::Impl {
         c.response_head_done = true;
         return relay(c);
       }
-      if (c.ssl) SSL_shutdown(c.ssl);
-      drain_and_half_close(c.fd);
-      return close_conn(c.id);
+      if (c.reuse && c.response_done) return next_request(c);
+      return close_gracefully(c);
     }
     update(c);
+  }
+
+  // The response went out whole on a connection that persists: back to reading a head, with the
+  // idle timeout until the first byte of the next request.
+  void next_request(Conn& c) {
+    const auto now = Clock::now();
+    ++c.served;
+    c.phase = Phase::kHead;
+    c.want_write = false;
+    c.head_method = c.keep_alive = c.http10 = c.framed = c.response_done = c.reuse = false;
+    c.up_eof = c.response_head_done = false;
+    c.body_left = c.req_sent = c.out_sent = 0;
+    std::string().swap(c.req);  // an idle connection keeps no buffers
+    std::string().swap(c.out);
+    std::string().swap(c.response_head);
+    c.idle_since = now;
+    c.deadline = now + (c.in.empty() ? limits.idle_timeout : limits.head_timeout);
+    update(c);
+    // A pipelined head already read, or bytes OpenSSL holds, raise no event: looked at after
+    // this round of events (by then no event of the closed civetweb connection is pending).
+    if (!c.in.empty() || c.ssl) recheck.push_back(c.id);
   }
 
   // Gives civetweb's slot back as soon as the response is read (or the connection failed), so
@@ -704,6 +836,8 @@ struct Gate::Impl {
       Conn& c = *it->second;
       if (c.phase == Phase::kQueued) {
         reply(c, 503, "too many requests at once, retry");
+      } else if (idle(c)) {
+        close_gracefully(c);  // the idle timeout of a kept connection
       } else {
         close_conn(id);  // a slow head, a slow reader, or civetweb stuck: nothing to say
       }
@@ -733,6 +867,14 @@ struct Gate::Impl {
           upstream_ready(*it->second, events[i].events);
         } else {
           client_ready(*it->second, events[i].events);
+        }
+      }
+      while (!recheck.empty()) {
+        std::vector<std::uint64_t> ids;
+        ids.swap(recheck);
+        for (const auto id : ids) {
+          auto it = conns.find(id);
+          if (it != conns.end() && it->second->phase == Phase::kHead) read_head(*it->second);
         }
       }
       const auto now = Clock::now();

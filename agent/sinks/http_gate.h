@@ -6,12 +6,15 @@
 // limits below, answers bad requests itself, and passes only complete GET/HEAD requests of the
 // known paths to civetweb on a loopback port, rebuilt from the parsed head (method, path, the
 // Authorization and Accept* headers, and a per-process secret that civetweb checks), then relays
-// the response and closes the connection. A slow client costs the gate a few KiB and no thread.
+// the response. A slow client costs the gate a few KiB and no thread. Client connections persist
+// (HTTP/1.1 keep-alive) when the client asks for it and the response's length is in its head;
+// each request still gets its own loopback connection to civetweb.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,6 +35,9 @@ struct GateLimits {
   std::size_t max_upstream = 32;                  // requests in civetweb at once (its workers)
   std::chrono::milliseconds queue_timeout{5000};  // waiting for one of those: then 503
   std::chrono::milliseconds response_timeout{10000};  // relaying the response to a slow reader
+  // A kept-alive connection waiting for its next request (until the first byte of it; the rest
+  // of that head then has head_timeout): longer than Prometheus's default scrape_interval (1m).
+  std::chrono::milliseconds idle_timeout{75000};
 };
 
 // The paths the endpoint serves; anything else is 404 at the gate.
@@ -43,10 +49,25 @@ struct RequestHead {
   int status = 0;
   std::string why;
   std::string method, target, path;  // target: path and query as sent; path: before '?'
+  std::string version;               // "HTTP/1.0" or "HTTP/1.1" once the request line parsed
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   const std::string* header(std::string_view lower_name) const;
 };
 RequestHead parse_request_head(std::string_view head, std::size_t max_headers);
+
+// Whether the client asks to keep the connection: HTTP/1.1 without "Connection: close", or
+// HTTP/1.0 with "Connection: keep-alive" (tokens of every Connection field, any case).
+bool keep_alive_requested(const RequestHead& r);
+
+// The body length a response head announces, when the gate can find the response's end by it:
+// exactly one Content-Length of digits, no Transfer-Encoding, a status of 200 or more other than
+// 204 and 304. nullopt otherwise (the connection then closes after the response).
+std::optional<std::size_t> response_body_length(std::string_view head);
+
+// The response head for the client, from civetweb's (through its blank line): its Connection
+// and Keep-Alive fields removed, then "Connection: close", or for a kept connection nothing
+// (HTTP/1.1 persists by default) or "Connection: keep-alive" to an HTTP/1.0 client.
+std::string client_response_head(std::string_view head, bool keep_alive, bool http10);
 
 // The gate's rebuilt request to civetweb for an accepted head.
 std::string upstream_request(const RequestHead& r, const std::string& secret);

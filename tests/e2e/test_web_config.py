@@ -65,7 +65,8 @@ class TlsAgent(Agent):
         ctx = ctx or self.context(client)
         with socket.create_connection(("127.0.0.1", self.port), timeout=10) as raw:
             with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
-                req = "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n" % (method, path)
+                # One request, read until the server closes (it keeps the connection otherwise).
+                req = "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" % (method, path)
                 for k, v in (headers or {}).items():
                     req += "%s: %s\r\n" % (k, v)
                 s.sendall((req + "\r\n").encode())

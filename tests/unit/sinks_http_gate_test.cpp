@@ -3,12 +3,16 @@
 // clients, is tested end to end in tests/e2e/test_http_hostile.py.
 #include <catch2/catch.hpp>
 
+#include <optional>
 #include <string>
 
 #include "agent/sinks/http_gate.h"
 
+using nodehealth::sinks::client_response_head;
+using nodehealth::sinks::keep_alive_requested;
 using nodehealth::sinks::parse_request_head;
 using nodehealth::sinks::RequestHead;
+using nodehealth::sinks::response_body_length;
 using nodehealth::sinks::upstream_request;
 
 namespace {
@@ -125,4 +129,84 @@ TEST_CASE("gate: malformed and hostile headers", "[http_gate]") {
   CHECK(status(many + "X-64: v\r\n\r\n") == 431);
   const auto r = parse(many + "X-64: v\r\n\r\n");
   CHECK(r.why == "more than 64 header fields");
+}
+
+TEST_CASE("gate: keep-alive is what the client asks for, per HTTP version", "[http_gate]") {
+  auto keep = [](const std::string& head) {
+    const auto r = parse(head);
+    REQUIRE(r.status == 0);
+    return keep_alive_requested(r);
+  };
+  CHECK(parse("GET /metrics HTTP/1.1\r\n\r\n").version == "HTTP/1.1");
+  CHECK(keep("GET /metrics HTTP/1.1\r\n\r\n"));  // 1.1 persists by default
+  CHECK(keep("GET /metrics HTTP/1.1\r\nConnection: keep-alive\r\n\r\n"));
+  CHECK_FALSE(keep("GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n"));
+  CHECK_FALSE(keep("GET /metrics HTTP/1.1\r\nconnection: CLOSE\r\n\r\n"));      // any case
+  CHECK_FALSE(keep("GET /metrics HTTP/1.1\r\nConnection: TE, close\r\n\r\n"));  // a token list
+  CHECK_FALSE(keep("GET /metrics HTTP/1.1\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n"));
+  CHECK(keep("GET /metrics HTTP/1.1\r\nConnection: closed\r\n\r\n"));  // not the token
+  CHECK_FALSE(keep("GET /metrics HTTP/1.0\r\n\r\n"));                  // 1.0 closes by default
+  CHECK(keep("GET /metrics HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
+  CHECK(keep("HEAD /metrics HTTP/1.0\r\nConnection: foo , keep-alive\r\n\r\n"));
+  CHECK_FALSE(keep("GET /metrics HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n"));
+  CHECK_FALSE(keep("GET /metrics HTTP/1.0\r\nKeep-Alive: timeout=5\r\n\r\n"));
+}
+
+TEST_CASE("gate: a response is kept only when its head gives its length", "[http_gate]") {
+  // What prometheus-cpp's /metrics handler writes, plain and gzip, and http.cpp's reply().
+  CHECK(response_body_length("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                             "Content-Length: 5321\r\n\r\n") == std::optional<std::size_t>(5321));
+  CHECK(response_body_length("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                             "Content-Encoding: gzip\r\nContent-Length: 812\r\n\r\n") ==
+        std::optional<std::size_t>(812));
+  CHECK(response_body_length("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic "
+                             "realm=\"x\"\r\ncontent-length:  13 \r\n\r\n") ==
+        std::optional<std::size_t>(13));
+  CHECK(response_body_length("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n") ==
+        std::optional<std::size_t>(0));
+  CHECK(response_body_length("HTTP/1.0 200 OK\nContent-Length: 3\n\n") ==
+        std::optional<std::size_t>(3));  // bare LF
+  for (const char* head : {
+           "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n",  // until civetweb closes
+           "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+           "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+           "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+           "HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n",
+           "HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n",
+           "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+           "HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n",
+           "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+           "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nno colon\r\n\r\n",
+           "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n",
+           "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
+           "HTTP/1.1 100 Continue\r\nContent-Length: 0\r\n\r\n",
+           "HTTP/1.1 2x0 OK\r\nContent-Length: 1\r\n\r\n",
+           "HTTP/2 200\r\nContent-Length: 1\r\n\r\n",
+           "",
+       }) {
+    INFO(head);
+    CHECK_FALSE(response_body_length(head).has_value());
+  }
+}
+
+TEST_CASE("gate: the response head says how the connection goes on", "[http_gate]") {
+  const std::string from_civetweb =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: keep-alive\r\n"
+      "Keep-Alive: timeout=5\r\nContent-Length: 3\r\nCONNECTION: close\r\n\r\n";
+  // Kept, HTTP/1.1: no Connection field at all (persistence is the default).
+  CHECK(client_response_head(from_civetweb, true, false) ==
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\n");
+  // Kept, HTTP/1.0: it must be said.
+  CHECK(client_response_head(from_civetweb, true, true) ==
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
+        "Connection: keep-alive\r\n\r\n");
+  // Not kept: close, whatever the version.
+  for (const bool http10 : {false, true}) {
+    CHECK(client_response_head(from_civetweb, false, http10) ==
+          "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
+          "Connection: close\r\n\r\n");
+  }
+  // Bare LF line ends come out as CRLF.
+  CHECK(client_response_head("HTTP/1.1 200 OK\nContent-Length: 0\n\n", true, false) ==
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
 }
