@@ -15,6 +15,21 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("NODEHEALTH_BIN", os.path.join(ROOT, "build", "nodehealth"))
+# The SANITIZE=1 build (`make test SANITIZE=1`): its binary links the sanitizer runtimes.
+SANITIZER_RUNTIMES = ("libasan.so", "libubsan.so", "liblsan.so", "libtsan.so")
+
+
+def _sanitized(path):
+    """Whether the binary's dynamic string table (in its first pages) names a sanitizer runtime."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(4 << 20)
+    except OSError:
+        return False
+    return any(r.encode() in data for r in SANITIZER_RUNTIMES)
+
+
+SANITIZED = _sanitized(BIN)
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 ARTIFACTS = os.path.join(ROOT, "tests", "artifacts")
 REQUIRE_PRIVILEGED = os.environ.get("NODEHEALTH_REQUIRE_PRIVILEGED") == "1"
