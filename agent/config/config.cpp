@@ -181,8 +181,7 @@ class Validator {
     path_field(root, "procRoot", "/procRoot", "procRoot", false, cfg.proc_root);
     path_field(root, "sysRoot", "/sysRoot", "sysRoot", false, cfg.sys_root);
     path_field(root, "checkpointDir", "/checkpointDir", "checkpointDir", true, cfg.checkpoint_dir);
-    path_field(root, "webConfigFile", "/webConfigFile", "webConfigFile", true,
-               cfg.web_config_file);
+    path_field(root, "webConfigFile", "/webConfigFile", "webConfigFile", true, cfg.web_config_file);
 
     if (const json* fs = mapping_field(root, "filesystems", "/filesystems", "filesystems")) {
       unknown_keys(*fs, "/filesystems", "filesystems.", kFilesystemKeys);

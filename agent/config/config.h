@@ -36,7 +36,7 @@ inline constexpr std::string_view kEvictionSignals[] = {
 };
 
 struct Config {
-  std::string listen_address = std::string(kDefaultListenAddress);     // listenAddress
+  std::string listen_address = std::string(kDefaultListenAddress);  // listenAddress
   // webConfigFile: TLS and auth of the endpoint (agent/sinks/web_config.h); "" = plain HTTP.
   std::string web_config_file;
   std::string node_name;                                               // nodeName ("" = auto)

@@ -494,14 +494,13 @@ struct WalkRoot {
 };
 
 std::unexpected<Error> walk_error(const WalkRoot& root, const std::string& what, int err) {
-  return std::unexpected<Error>(Error("failed to walk through " + std::string(root.noun) +
-                                          " \"" + root.path + "\": " + what + ": " +
-                                          std::strerror(err),
+  return std::unexpected<Error>(Error("failed to walk through " + std::string(root.noun) + " \"" +
+                                          root.path + "\": " + what + ": " + std::strerror(err),
                                       err));
 }
 
-Result<void> walk_dir(const WalkRoot& root, const std::string& dir,
-                      std::vector<std::string>& out, int depth) {
+Result<void> walk_dir(const WalkRoot& root, const std::string& dir, std::vector<std::string>& out,
+                      int depth) {
   if (depth > 256) return walk_error(root, "open " + dir, ELOOP);
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return walk_error(root, "open " + dir, errno);

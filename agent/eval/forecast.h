@@ -62,11 +62,11 @@
 namespace nodehealth::eval {
 
 struct ForecastOptions {
-  std::chrono::nanoseconds window = std::chrono::minutes(5);     // history used for the trend
-  std::chrono::nanoseconds bucket = std::chrono::seconds(5);     // samples averaged per bucket
+  std::chrono::nanoseconds window = std::chrono::minutes(5);  // history used for the trend
+  std::chrono::nanoseconds bucket = std::chrono::seconds(5);  // samples averaged per bucket
   // No forecast from less history; at most window/2 (a longer one is lowered to that).
   std::chrono::nanoseconds min_span = std::chrono::seconds(60);
-  std::size_t min_buckets = 6;                                   // (at least 2 are always needed)
+  std::size_t min_buckets = 6;  // (at least 2 are always needed)
 };
 
 // Bounded history of one signal: at most window/bucket buckets (each the mean of its samples).

@@ -413,9 +413,10 @@ TEST_CASE("kubelet-config: empty, missing and invalid files are errors, exit cod
   CHECK_THAT(r.err, Catch::Contains("No such file or directory"));
   r = run({"--config", main, "--config-dir", t / "nope.d"});
   CHECK(r.code == 2);
-  CHECK(r.err == "nodehealth: invalid kubelet configuration: failed to walk through kubelet "
-                 "dropin directory \"" + (t / "nope.d") + "\": lstat " + (t / "nope.d") +
-                 ": No such file or directory\n");
+  CHECK(r.err ==
+        "nodehealth: invalid kubelet configuration: failed to walk through kubelet "
+        "dropin directory \"" +
+            (t / "nope.d") + "\": lstat " + (t / "nope.d") + ": No such file or directory\n");
 }
 
 TEST_CASE("kubelet-config: the kubelet's eviction errors, every one, named by file and line",

@@ -34,7 +34,9 @@ constexpr std::size_t field_count() {
 
 // webConfigFile's field, when this build has it (it arrives with the web config's TLS and auth).
 template <typename C>
-constexpr bool kHasWebConfig = requires(const C& c) { c.web_config_file; };
+constexpr bool kHasWebConfig = requires(const C& c) {
+  c.web_config_file;
+};
 
 template <typename C>
 void check_web_config(const C& s, const C& d) {

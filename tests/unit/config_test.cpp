@@ -645,8 +645,7 @@ TEST_CASE("kubernetes: sink settings and their errors", "[config][kube]") {
 // ---------------------------------------------------------------------------------------------
 // The agent's early warnings and its sandbox: contention.*, forecast.*, psiTriggers.*, sandbox.*
 
-TEST_CASE("contention: PSI percentages 0 < x <= 100, errors name file, line and key",
-          "[config]") {
+TEST_CASE("contention: PSI percentages 0 < x <= 100, errors name file, line and key", "[config]") {
   CHECK(load_ok("contention:\n  ioStallPercent: 100\n").io_stall_percent == 100);
   CHECK(load_ok("contention:\n  ioStallPercent: 0.5\n").io_stall_percent == 0.5);
   // One key set leaves the other at its default.
@@ -655,8 +654,7 @@ TEST_CASE("contention: PSI percentages 0 < x <= 100, errors name file, line and 
         ":4: contention.ioStallPercent: must be a percentage with 0 < x <= 100, got 0");
   CHECK(load_error("contention:\n  ioStallPercent: 100.5\n", 4, "contention.ioStallPercent") ==
         ":4: contention.ioStallPercent: must be a percentage with 0 < x <= 100, got 100.5");
-  CHECK(load_error("contention:\n  memoryStallPercent: -3\n", 4,
-                   "contention.memoryStallPercent") ==
+  CHECK(load_error("contention:\n  memoryStallPercent: -3\n", 4, "contention.memoryStallPercent") ==
         ":4: contention.memoryStallPercent: must be a percentage with 0 < x <= 100, got -3");
   CHECK(load_error("contention:\n  ioStallPercent: \"10%\"\n", 4, "contention.ioStallPercent") ==
         ":4: contention.ioStallPercent: must be a number (a percentage, 0 < x <= 100), got "
@@ -692,8 +690,7 @@ TEST_CASE("forecast: horizon 1m..24h, window 1m..1h", "[config]") {
         ":3: forecast: must be a mapping, got string \"10m\"");
 }
 
-TEST_CASE("psiTriggers: enabled, window 500ms..10s, a stall shorter than the window",
-          "[config]") {
+TEST_CASE("psiTriggers: enabled, window 500ms..10s, a stall shorter than the window", "[config]") {
   const nc::Config on = load_ok("psiTriggers:\n  window: 10s\n  stall: 9s\n");
   CHECK(on.psi_triggers);
   CHECK(on.psi_trigger_window == 10s);
@@ -732,8 +729,8 @@ TEST_CASE("early-warning errors in a drop-in are blamed on the drop-in's line",
           "[config][layered]") {
   TempDir dir;
   const std::string main = dir.write("config.yaml", kHeader + "forecast:\n  horizon: 5m\n");
-  const std::string drop = dir.write("conf.d/20-psi.conf",
-                                     kHeader + "psiTriggers:\n  enabled: true\n  window: 20s\n");
+  const std::string drop =
+      dir.write("conf.d/20-psi.conf", kHeader + "psiTriggers:\n  enabled: true\n  window: 20s\n");
   auto r = nc::load_config(main, dir.path() + "/conf.d", kSources);
   REQUIRE_FALSE(r.has_value());
   CHECK(r.error().message ==

@@ -488,9 +488,10 @@ TEST_CASE("contention: IO and kubepods level, never CPU", "[eval]") {
   CHECK(cond(ev, "MemoryContention").status == ConditionStatus::kFalse);
 }
 
-TEST_CASE("contention: kubepods level goes Unknown while the kubepods source is down, and away "
-          "with the cgroup",
-          "[eval]") {
+TEST_CASE(
+    "contention: kubepods level goes Unknown while the kubepods source is down, and away "
+    "with the cgroup",
+    "[eval]") {
   FakeClock clock;
   auto cfg = kubelet_defaults();
   Sample s = healthy(clock.now());

@@ -12,9 +12,9 @@
 
 #include <atomic>
 #include <cctype>
-#include <iterator>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
