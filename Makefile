@@ -145,7 +145,7 @@ FUZZ_CXXFLAGS := -std=c++2b -Wno-macro-redefined -D__cpp_concepts=202002L -g -O1
                  -fsanitize=address,undefined -fno-sanitize-recover=all -I. -Iinclude
 FUZZ_LIB_SRCS := $(sort $(wildcard agent/parse/*.cpp agent/config/*.cpp agent/features/*.cpp \
                    agent/kube/*.cpp agent/checkpoint/*.cpp agent/sinks/kubernetes*.cpp) \
-                   agent/sinks/web_config.cpp \
+                   agent/sinks/web_config.cpp agent/sinks/node_labels.cpp \
                    agent/condition.cpp agent/host_paths.cpp agent/sources/files.cpp \
                    agent/sources/mounts.cpp)
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.cpp=$(FUZZ_BUILD)/%.o)
