@@ -42,8 +42,11 @@ import re
 import socket
 import ssl
 import subprocess
+import shutil
+import tempfile
 import threading
 import time
+import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SMP = "application/strategic-merge-patch+json"
@@ -90,6 +93,27 @@ def label_value_errors(value):
     if not LABEL_NAME.fullmatch(value):
         return ["value: empty, or " + NAME_RULE]
     return []
+
+
+class PkiTestCase(unittest.TestCase):
+    """A test class with one PKI (make_pki) for all its tests, as root with openssl, and a
+    fresh work directory per test (self.work, prefix work_prefix) that the test removes."""
+    work_prefix = "nodehealth-test-kube-"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pki_dir = tempfile.mkdtemp(prefix="nodehealth-test-pki-")
+        cls.pki = make_pki(cls.pki_dir)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.pki_dir, ignore_errors=True)
+
+    def setUp(self):
+        from harness import need_binary, need_root
+        need_root()
+        need_binary("openssl")
+        self.work = tempfile.mkdtemp(prefix=self.work_prefix)
 
 
 def make_pki(d):

@@ -22,7 +22,7 @@ import time
 import unittest
 
 from harness import FIXTURES, Agent, http_get, need, need_binary, need_root, wait_until
-from kube_standin import StandIn, make_pki
+from kube_standin import PkiTestCase, StandIn
 from test_kubernetes import KUBELET_CONDITIONS, NODE, config as kube_config, empty, fill, small_fs
 
 BASE = "apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\nsampleInterval: 200ms\n"
@@ -373,24 +373,15 @@ def environ(**env):
                 os.environ[k] = v
 
 
-class KubernetesFaultTest(unittest.TestCase):
+class KubernetesFaultTest(PkiTestCase):
     """The Kubernetes sink under faults, against the stand-in kube-apiserver; conditions flipped
     by a real 64 MiB tmpfs configured as nodefs and imagefs, filled with fallocate."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.pki_dir = tempfile.mkdtemp(prefix="nodehealth-test-pki-")
-        cls.pki = make_pki(cls.pki_dir)
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.pki_dir, ignore_errors=True)
+    work_prefix = "nodehealth-test-kube-faults-"
 
     def setUp(self):
-        need_root()
-        need_binary("openssl")
         need_binary("fallocate")
-        self.work = tempfile.mkdtemp(prefix="nodehealth-test-kube-faults-")
+        super().setUp()
 
     def tearDown(self):
         shutil.rmtree(self.work, ignore_errors=True)

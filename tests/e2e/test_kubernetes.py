@@ -19,7 +19,7 @@ import unittest
 
 import nodecalc
 from harness import Agent, need, need_binary, need_root, run_cli, wait_until, write
-from kube_standin import StandIn, make_pki, now_rfc3339
+from kube_standin import PkiTestCase, StandIn, make_pki, now_rfc3339
 
 NODE = "nodehealth-test-node"
 KUBELET_CONDITIONS = [
@@ -87,20 +87,9 @@ def requests_total(metrics, verb, resource, code):
     return 0
 
 
-class KubernetesSinkTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.pki_dir = tempfile.mkdtemp(prefix="nodehealth-test-pki-")
-        cls.pki = make_pki(cls.pki_dir)
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.pki_dir, ignore_errors=True)
-
+class KubernetesSinkTest(PkiTestCase):
     def setUp(self):
-        need_root()
-        need_binary("openssl")
-        self.work = tempfile.mkdtemp(prefix="nodehealth-test-kube-")
+        super().setUp()
 
     def tearDown(self):
         shutil.rmtree(self.work, ignore_errors=True)
@@ -421,7 +410,7 @@ class KubernetesSinkTest(unittest.TestCase):
                     time.sleep(0.1)
 
 
-class FeatureLabelsTest(unittest.TestCase):
+class FeatureLabelsTest(PkiTestCase):
     """kubernetes.featureLabels: the real agent's features report published as Node labels."""
 
     OTHERS = {"kubernetes.io/hostname": NODE, "kubernetes.io/os": "linux",
@@ -429,19 +418,8 @@ class FeatureLabelsTest(unittest.TestCase):
               "feature.node.kubernetes.io/kernel-version.major": "6",  # someone else's prefix
               "nodehealth.io/team": "infra"}  # the agent's domain, not its label prefixes
 
-    @classmethod
-    def setUpClass(cls):
-        cls.pki_dir = tempfile.mkdtemp(prefix="nodehealth-test-pki-")
-        cls.pki = make_pki(cls.pki_dir)
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.pki_dir, ignore_errors=True)
-
     def setUp(self):
-        need_root()
-        need_binary("openssl")
-        self.work = tempfile.mkdtemp(prefix="nodehealth-test-kube-")
+        super().setUp()
         self.want = expected_feature_labels()
 
     def tearDown(self):
