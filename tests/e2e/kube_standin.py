@@ -49,6 +49,8 @@ import time
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from harness import need_binary, need_root
+
 SMP = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -96,12 +98,11 @@ def label_value_errors(value):
 
 
 class PkiTestCase(unittest.TestCase):
-    """A test class with one PKI (make_pki) for all its tests, as root with openssl, and a
-    fresh work directory per test (self.work, prefix work_prefix) that the test removes."""
-    work_prefix = "nodehealth-test-kube-"
+    """A test class with one PKI (make_pki, with the openssl CLI) for all its tests."""
 
     @classmethod
     def setUpClass(cls):
+        need_binary("openssl")
         cls.pki_dir = tempfile.mkdtemp(prefix="nodehealth-test-pki-")
         cls.pki = make_pki(cls.pki_dir)
 
@@ -109,11 +110,18 @@ class PkiTestCase(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.pki_dir, ignore_errors=True)
 
+
+class PkiWorkTestCase(PkiTestCase):
+    """A PkiTestCase whose tests run as root, each in a fresh work directory (self.work, prefix
+    work_prefix), removed after the test."""
+    work_prefix = "nodehealth-test-kube-"
+
     def setUp(self):
-        from harness import need_binary, need_root
         need_root()
-        need_binary("openssl")
         self.work = tempfile.mkdtemp(prefix=self.work_prefix)
+
+    def tearDown(self):
+        shutil.rmtree(self.work, ignore_errors=True)
 
 
 def make_pki(d):

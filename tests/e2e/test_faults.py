@@ -22,7 +22,7 @@ import time
 import unittest
 
 from harness import FIXTURES, Agent, http_get, need, need_binary, need_root, wait_until
-from kube_standin import PkiTestCase, StandIn
+from kube_standin import PkiWorkTestCase, StandIn
 from test_kubernetes import KUBELET_CONDITIONS, NODE, config as kube_config, empty, fill, small_fs
 
 BASE = "apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\nsampleInterval: 200ms\n"
@@ -373,7 +373,7 @@ def environ(**env):
                 os.environ[k] = v
 
 
-class KubernetesFaultTest(PkiTestCase):
+class KubernetesFaultTest(PkiWorkTestCase):
     """The Kubernetes sink under faults, against the stand-in kube-apiserver; conditions flipped
     by a real 64 MiB tmpfs configured as nodefs and imagefs, filled with fallocate."""
 
@@ -382,9 +382,6 @@ class KubernetesFaultTest(PkiTestCase):
     def setUp(self):
         need_binary("fallocate")
         super().setUp()
-
-    def tearDown(self):
-        shutil.rmtree(self.work, ignore_errors=True)
 
     def kubeconfig(self, s):
         return s.kubeconfig(os.path.join(self.work, "kubeconfig"), token="test-token")

@@ -19,7 +19,7 @@ import unittest
 
 import nodecalc
 from harness import Agent, need, need_binary, need_root, run_cli, wait_until, write
-from kube_standin import PkiTestCase, StandIn, make_pki, now_rfc3339
+from kube_standin import PkiTestCase, PkiWorkTestCase, StandIn, now_rfc3339
 
 NODE = "nodehealth-test-node"
 KUBELET_CONDITIONS = [
@@ -87,13 +87,7 @@ def requests_total(metrics, verb, resource, code):
     return 0
 
 
-class KubernetesSinkTest(PkiTestCase):
-    def setUp(self):
-        super().setUp()
-
-    def tearDown(self):
-        shutil.rmtree(self.work, ignore_errors=True)
-
+class KubernetesSinkTest(PkiWorkTestCase):
     def kubeconfig(self, s, **kw):
         return s.kubeconfig(os.path.join(self.work, "kubeconfig"), **kw)
 
@@ -410,7 +404,7 @@ class KubernetesSinkTest(PkiTestCase):
                     time.sleep(0.1)
 
 
-class FeatureLabelsTest(PkiTestCase):
+class FeatureLabelsTest(PkiWorkTestCase):
     """kubernetes.featureLabels: the real agent's features report published as Node labels."""
 
     OTHERS = {"kubernetes.io/hostname": NODE, "kubernetes.io/os": "linux",
@@ -421,9 +415,6 @@ class FeatureLabelsTest(PkiTestCase):
     def setUp(self):
         super().setUp()
         self.want = expected_feature_labels()
-
-    def tearDown(self):
-        shutil.rmtree(self.work, ignore_errors=True)
 
     def agent(self, s, mnt, extra):
         return Agent("--kubeconfig", s.kubeconfig(os.path.join(self.work, "kubeconfig"),
@@ -544,19 +535,9 @@ class FeatureLabelsTest(PkiTestCase):
             self.assertNotEqual(s.nodes[NODE]["metadata"]["resourceVersion"], rv)  # status moved it
 
 
-class StandInLabelsTest(unittest.TestCase):
+class StandInLabelsTest(PkiTestCase):
     """The stand-in holds the agent's label patches to the real API's rules: if it accepted
     anything, the e2e tests above would prove nothing about the labels' syntax."""
-
-    @classmethod
-    def setUpClass(cls):
-        need_binary("openssl")
-        cls.pki_dir = tempfile.mkdtemp(prefix="nodehealth-test-pki-")
-        cls.pki = make_pki(cls.pki_dir)
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.pki_dir, ignore_errors=True)
 
     def call(self, s, method, path, body=None, ctype="application/merge-patch+json"):
         ctx = ssl.create_default_context(cafile=self.pki["ca.crt"])
