@@ -81,6 +81,8 @@ const FeatureSupport& row(const FeatureReport& r, const char* name) {
   REQUIRE(f);
   return *f;
 }
+// A row of a temporary report would dangle.
+const FeatureSupport& row(FeatureReport&&, const char*) = delete;
 
 void check_row(const FeatureReport& r, const char* name, std::optional<bool> version,
                std::optional<bool> probe, std::optional<bool> supported) {
@@ -274,7 +276,8 @@ TEST_CASE("facts §5 nftables: the kernel side from the config, and nft failing"
   SECTION("nft --version printing no version, exit 0 -> unknown nft side") {
     FixtureCopy t("ubuntu-5.15");
     t.write("usr/sbin/nft", "#!/bin/sh\necho 'usage: nft [ options ] [ cmds... ]'\n", true);
-    const FeatureSupport& f = row(t.report(), "nftables");
+    const FeatureReport r = t.report();
+    const FeatureSupport& f = row(r, "nftables");
     CHECK(has(f.detail, "--version: exit 0, \"usage: nft"));
     CHECK(f.probe_supported == kYes);  // the kernel side
   }
@@ -283,7 +286,8 @@ TEST_CASE("facts §5 nftables: the kernel side from the config, and nft failing"
     t.write("usr/sbin/nft", "#!/bin/sh\nexec sleep 30\n", true);
     FeatureOptions opts;
     opts.command_timeout = 300ms;
-    const FeatureSupport& f = row(t.report(opts), "nftables");
+    const FeatureReport r = t.report(opts);
+    const FeatureSupport& f = row(r, "nftables");
     CHECK(has(f.detail, "/usr/sbin/nft --version timed out"));
   }
 }
@@ -304,7 +308,8 @@ TEST_CASE("facts §5 PSI: absent, disabled, incomplete", "[features][rows]") {
     FixtureCopy t("real-6.18-hybrid");
     t.remove("proc/pressure");
     t.replace("proc/cmdline", " psi=1 ", " ");
-    CHECK(row(t.report(), "psi").detail ==
+    const FeatureReport r = t.report();
+    CHECK(row(r, "psi").detail ==
           "no /proc/pressure; CONFIG_PSI_DEFAULT_DISABLED=y: boot with psi=1");
   }
   SECTION("no /proc/pressure, kernel built without CONFIG_PSI") {
