@@ -16,7 +16,7 @@ BUILD    ?= build
 SAN_FLAGS :=
 endif
 CXX      ?= g++
-PKGS     := yaml-cpp spdlog fmt prometheus-cpp-pull prometheus-cpp-core libcurl zlib libbpf libseccomp \
+PKGS     := yaml-cpp spdlog fmt prometheus-cpp-core libcurl zlib libbpf libseccomp \
             openssl libcrypt
 OPT      ?= -O2
 CXXFLAGS ?= $(OPT) -g

@@ -10,8 +10,10 @@
 #include <mutex>
 #include <vector>
 
+#include <zlib.h>
+
 #include <fmt/format.h>
-#include <prometheus/exposer.h>
+#include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
@@ -30,8 +32,8 @@ constexpr const char* kBacklog = "128";  // listen_backlog: not yet accepted
 constexpr const char* kRequestTimeoutMs = "2000";  // whole request head, and each write
 constexpr const char* kMaxRequestBytes = "8192";   // request line + headers
 
-// civetweb's begin_request callback has no per-server argument that the
-// Exposer lets us set, so the one running server is reachable from here.
+// civetweb's begin_request callback has no per-server argument, so the one running server is
+// reachable from here.
 std::atomic<HttpServer*> g_server{nullptr};
 
 int begin_request(struct mg_connection* conn) {
@@ -39,26 +41,98 @@ int begin_request(struct mg_connection* conn) {
   return server ? server->handle(conn) : 0;
 }
 
-// extra_headers: whole header lines, each ending in \r\n.
-void reply(struct mg_connection* conn, int code, const char* content_type, const std::string& body,
-           bool head, const std::string& extra_headers = "") {
-  mg_printf(conn,
-            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-            "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s\r\n",
-            code, mg_get_response_code_text(conn, code), content_type, body.size(),
-            extra_headers.c_str());
-  if (!head) mg_write(conn, body.data(), body.size());
+const char* status_text(int code) {
+  switch (code) {
+    case 200:
+      return "OK";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    default:
+      return "Service Unavailable";
+  }
+}
+
+// The head of a response (through its blank line).
+std::string response_head(const Response& r) {
+  return fmt::format(
+      "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
+      "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n{}\r\n",
+      r.status, status_text(r.status), r.content_type, r.body.size(), r.extra_headers);
+}
+
+void reply(struct mg_connection* conn, const Response& r) {
+  const std::string head = response_head(r);
+  mg_write(conn, head.data(), head.size());
+  mg_write(conn, r.body.data(), r.body.size());
+}
+
+void reply(struct mg_connection* conn, int code, const char* content_type, std::string body) {
+  reply(conn, Response{code, content_type, std::move(body), ""});
+}
+
+std::string_view trim_spaces(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool ieq(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const char x = (a[i] >= 'A' && a[i] <= 'Z') ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
+    if (x != b[i]) return false;
+  }
+  return true;
 }
 
 }  // namespace
+
+bool accepts_gzip(std::string_view accept_encoding) {
+  while (!accept_encoding.empty()) {
+    const auto comma = accept_encoding.find(',');
+    std::string_view item = accept_encoding.substr(0, comma);
+    accept_encoding =
+        comma == std::string_view::npos ? std::string_view{} : accept_encoding.substr(comma + 1);
+    const auto semi = item.find(';');
+    const std::string_view coding = trim_spaces(item.substr(0, semi));
+    if (!ieq(coding, "gzip") && !ieq(coding, "x-gzip")) continue;
+    if (semi == std::string_view::npos) return true;
+    // "q=0", "q=0.", "q=0.000": refused; any other weight accepts.
+    std::string_view param = trim_spaces(item.substr(semi + 1));
+    if (param.size() < 2 || !ieq(param.substr(0, 2), "q=")) return true;
+    param = param.substr(2);
+    const bool zero = !param.empty() && param.front() == '0' &&
+                      param.find_first_not_of("0.", 1) == std::string_view::npos;
+    return !zero;
+  }
+  return false;
+}
+
+std::string gzip_compress(std::string_view data) {
+  z_stream zs{};
+  // windowBits 15 + 16: a gzip header and trailer around the deflate stream.
+  if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    return {};
+  std::string out(deflateBound(&zs, data.size()), '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return rc == Z_STREAM_END ? out : std::string{};
+}
 
 HttpServer::HttpServer(const SnapshotStore& store, std::chrono::nanoseconds stale_after,
                        WebConfig web)
     : auth_(std::move(web)), store_(store), stale_after_(stale_after) {}
 
 HttpServer::~HttpServer() {
-  gate_.reset();     // no more requests from outside
-  exposer_.reset();  // stops civetweb's threads before the handler goes away
+  gate_.reset();   // no more requests from outside
+  civet_.reset();  // stops civetweb's threads before the handler goes away
   HttpServer* self = this;
   g_server.compare_exchange_strong(self, nullptr);
 }
@@ -81,6 +155,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen,
 
   std::unique_ptr<HttpServer> server(new HttpServer(store, stale_after, std::move(web)));
   server->secret_ = secret;
+  // The metrics are in place before the first request can arrive.
+  server->add_metrics(std::make_shared<MetricsCollector>(store, std::move(build)));
+  // The agent's own footprint (process_*), read from /proc/self at scrape time.
+  server->add_metrics(std::make_shared<ProcessCollector>());
   HttpServer* expected = nullptr;
   if (!g_server.compare_exchange_strong(expected, server.get()))
     return fail("http: a server is already running in this process");
@@ -92,7 +170,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen,
   }();
   try {
     // Loopback only, an ephemeral port: the gate is its one client.
-    server->exposer_ = std::make_unique<prometheus::Exposer>(
+    server->civet_ = std::make_unique<CivetServer>(
         std::vector<std::string>{"listening_ports", "127.0.0.1:0", "num_threads", kWorkers,
                                  "connection_queue", kQueue, "listen_backlog", kBacklog,
                                  "request_timeout_ms", kRequestTimeoutMs, "max_request_size",
@@ -101,21 +179,81 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen,
   } catch (const std::exception& e) {
     return fail(fmt::format("http: cannot start the HTTP server on loopback: {}", e.what()));
   }
-  const auto ports = server->exposer_->GetListeningPorts();
+  const auto ports = server->civet_->getListeningPorts();
   if (ports.empty()) return fail("http: the HTTP server has no port");
-  auto gate = Gate::start(listen, ports.front(), std::move(secret), std::move(tls), limits);
+  const HttpServer* self = server.get();
+  auto gate = Gate::start(listen, ports.front(), std::move(secret), std::move(tls), limits,
+                          [self](const RequestHead& r) { return self->answer_in_gate(r); });
   if (!gate) return std::unexpected(gate.error());
   server->gate_ = std::move(*gate);
-  server->collector_ = std::make_shared<MetricsCollector>(store, std::move(build));
-  server->exposer_->RegisterCollectable(server->collector_);
-  // The agent's own footprint (process_*), read from /proc/self at scrape time.
-  server->add_metrics(std::make_shared<ProcessCollector>());
   return server;
 }
 
 void HttpServer::add_metrics(const std::shared_ptr<prometheus::Collectable>& c) {
-  extra_.push_back(c);
-  exposer_->RegisterCollectable(c);
+  std::lock_guard lock(collectables_mu_);
+  collectables_.push_back(c);
+}
+
+std::string HttpServer::metrics_text() const {
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables;
+  {
+    std::lock_guard lock(collectables_mu_);
+    collectables = collectables_;
+  }
+  std::vector<prometheus::MetricFamily> families;
+  for (const auto& c : collectables) {
+    auto more = c->Collect();
+    families.insert(families.end(), std::make_move_iterator(more.begin()),
+                    std::make_move_iterator(more.end()));
+  }
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+Response HttpServer::respond(std::string_view path, bool gzip_ok) const {
+  if (path == "/metrics") {
+    Response r{200, "text/plain; version=0.0.4; charset=utf-8", metrics_text(), ""};
+    if (gzip_ok) {
+      std::string packed = gzip_compress(r.body);
+      if (!packed.empty()) {
+        r.body = std::move(packed);
+        r.extra_headers = "Content-Encoding: gzip\r\n";
+      }
+    }
+    return r;
+  }
+  if (path == "/") {  // the status page; it lists /metrics, /status and /healthz
+    return {200, "text/html; charset=utf-8", std::string(status_page_html()),
+            "Content-Security-Policy: " + std::string(status_page_csp()) + "\r\n"};
+  }
+  const auto snap = store_.get();
+  if (path == "/healthz") {
+    if (!snap) return {503, "text/plain; charset=utf-8", "starting: no sample yet\n", ""};
+    const auto age = WallClock::now() - snap->sample.taken_at;
+    if (age > stale_after_) {
+      return {503, "text/plain; charset=utf-8",
+              fmt::format("stalled: newest sample is {}s old\n",
+                          std::chrono::duration_cast<std::chrono::seconds>(age).count()),
+              ""};
+    }
+    return {200, "text/plain; charset=utf-8", "ok\n", ""};
+  }
+  if (path == "/status") {
+    if (!snap) return {503, "application/json", "{\"error\":\"no sample yet\"}\n", ""};
+    return {200, "application/json", status_json(*snap).dump(2) + "\n", ""};
+  }
+  return {404, "text/plain; charset=utf-8", "not found\n", ""};
+}
+
+std::optional<std::string> HttpServer::answer_in_gate(const RequestHead& r) const {
+  if (r.path != "/healthz" && auth_.config().auth_required()) {
+    const std::string* authorization = r.header("authorization");
+    const auto verdict = auth_.check_cached(authorization ? *authorization : "");
+    // A password to check with bcrypt, or a 401 with its challenge: civetweb's part.
+    if (verdict != Authenticator::Verdict::kAllowed) return std::nullopt;
+  }
+  const std::string* encoding = r.header("accept-encoding");
+  const Response resp = respond(r.path, encoding && accepts_gzip(*encoding));
+  return response_head(resp) + resp.body;
 }
 
 int HttpServer::port() const { return gate_->port(); }
@@ -153,15 +291,14 @@ int HttpServer::handle(struct mg_connection* conn) {
   const char* via = mg_get_header(conn, kGateHeader);
   if (!via || std::strlen(via) != secret_.size() ||
       CRYPTO_memcmp(via, secret_.data(), secret_.size()) != 0) {
-    reply(conn, 403, "text/plain; charset=utf-8", "forbidden: use the agent's port\n", false);
+    reply(conn, 403, "text/plain; charset=utf-8", "forbidden: use the agent's port\n");
     return 403;
   }
   const std::string_view path = ri->local_uri;
   const std::string_view method = ri->request_method;
   const bool head = method == "HEAD";
-  const bool ours = path == "/" || path == "/status" || path == "/healthz";
-  if (!ours && path != "/metrics") {
-    reply(conn, 404, "text/plain; charset=utf-8", "not found\n", head);
+  if (!known_path(path)) {
+    reply(conn, 404, "text/plain; charset=utf-8", "not found\n");
     return 404;
   }
   if (method != "GET" && !head) {
@@ -180,36 +317,15 @@ int HttpServer::handle(struct mg_connection* conn) {
     const auto verdict = auth_.check(authorization ? authorization : "");
     if (verdict != Authenticator::Verdict::kAllowed) return deny(conn, verdict, auth_, head);
   }
-  if (!ours) return 0;  // /metrics: the Exposer
-
-  if (path == "/") {  // the status page; it lists /metrics, /status and /healthz
-    reply(conn, 200, "text/html; charset=utf-8", std::string(status_page_html()), head,
-          "Content-Security-Policy: " + std::string(status_page_csp()) + "\r\n");
-    return 200;
+  const char* encoding = mg_get_header(conn, "Accept-Encoding");
+  const Response r = respond(path, encoding && accepts_gzip(encoding));
+  if (head) {
+    const std::string h = response_head(r);
+    mg_write(conn, h.data(), h.size());
+  } else {
+    reply(conn, r);
   }
-  const auto snap = store_.get();
-  if (path == "/healthz") {
-    if (!snap) {
-      reply(conn, 503, "text/plain; charset=utf-8", "starting: no sample yet\n", head);
-      return 503;
-    }
-    const auto age = WallClock::now() - snap->sample.taken_at;
-    if (age > stale_after_) {
-      reply(conn, 503, "text/plain; charset=utf-8",
-            fmt::format("stalled: newest sample is {}s old\n",
-                        std::chrono::duration_cast<std::chrono::seconds>(age).count()),
-            head);
-      return 503;
-    }
-    reply(conn, 200, "text/plain; charset=utf-8", "ok\n", head);
-    return 200;
-  }
-  if (!snap) {
-    reply(conn, 503, "application/json", "{\"error\":\"no sample yet\"}\n", head);
-    return 503;
-  }
-  reply(conn, 200, "application/json", status_json(*snap).dump(2) + "\n", head);
-  return 200;
+  return r.status;
 }
 
 }  // namespace nodehealth::sinks

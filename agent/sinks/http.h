@@ -1,17 +1,21 @@
-// The agent's HTTP endpoint, on prometheus-cpp's pull Exposer (civetweb):
-//   /metrics  Prometheus text format (the Exposer)
+// The agent's HTTP endpoint:
+//   /metrics  Prometheus text format (gzip when the scraper accepts it)
 //   /status   the status document as JSON
 //   /healthz  "ok" while the sampling loop is alive, 503 when it stalled
 //   /         the status page (HTML): conditions, signals, sources, links to the above
 // Only GET and HEAD of these paths are served; TLS and basic or bearer-token auth come from the
 // web config file (web_config.h); auth applies to every path but /healthz. Clients talk to the
-// gate (http_gate.h: TLS, request limits), which passes complete requests to civetweb on
-// loopback.
+// gate (http_gate.h: TLS, request limits), which answers every request itself when its
+// credentials need no bcrypt check (no auth, a bearer token, a password verified before), and
+// passes the rest to civetweb on loopback, whose workers do the bcrypt checks.
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/sinks/http_gate.h"
@@ -21,12 +25,23 @@
 #include "nodehealth/result.h"
 
 struct mg_connection;  // civetweb
-
-namespace prometheus {
-class Exposer;
-}
+class CivetServer;
 
 namespace nodehealth::sinks {
+
+// Whether an Accept-Encoding value accepts gzip: a "gzip" (or "x-gzip") coding whose q is not 0.
+bool accepts_gzip(std::string_view accept_encoding);
+
+// data as a gzip member (RFC 1952), at zlib's fastest level.
+std::string gzip_compress(std::string_view data);
+
+// A response of the endpoint, before it is written (by the gate or by civetweb).
+struct Response {
+  int status = 200;
+  std::string content_type;
+  std::string body;
+  std::string extra_headers;  // whole header lines, each ending in \r\n
+};
 
 class HttpServer {
  public:
@@ -42,21 +57,28 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   int port() const;  // the bound port (useful with port 0)
-  // More metric families on /metrics (the Kubernetes sink's request counters).
+  // More metric families on /metrics (the Kubernetes sink's request counters); safe while
+  // serving.
   void add_metrics(const std::shared_ptr<prometheus::Collectable>& c);
 
-  // Handles a request civetweb received from the gate; returns the HTTP status
-  // written, or 0 to let the Exposer answer (/metrics).
+  // Handles a request civetweb received from the gate; returns the HTTP status written.
   int handle(struct mg_connection* conn);
+
+  // The response to an authorized GET of a known path.
+  Response respond(std::string_view path, bool gzip_ok) const;
+  // The /metrics body: every registered collectable, in the text format.
+  std::string metrics_text() const;
 
  private:
   HttpServer(const SnapshotStore& store, std::chrono::nanoseconds stale_after, WebConfig web);
+  // The gate's own answer (LocalResponder), or nullopt when the credentials need bcrypt.
+  std::optional<std::string> answer_in_gate(const RequestHead& r) const;
   Authenticator auth_;
   const SnapshotStore& store_;
   std::chrono::nanoseconds stale_after_;
-  std::shared_ptr<MetricsCollector> collector_;
-  std::vector<std::shared_ptr<prometheus::Collectable>> extra_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  mutable std::mutex collectables_mu_;
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
+  std::unique_ptr<CivetServer> civet_;
   std::string secret_;  // the gate's header value
   std::unique_ptr<Gate> gate_;
 };

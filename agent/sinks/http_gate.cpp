@@ -334,6 +334,7 @@ struct Gate::Impl {
   int upstream_port = 0;
   std::string secret;
   std::shared_ptr<ssl_ctx_st> tls;
+  LocalResponder local;
   std::map<std::uint64_t, std::unique_ptr<Conn>> conns;  // by id: oldest first
   std::deque<std::uint64_t> queue;                       // complete requests waiting for civetweb
   std::vector<std::uint64_t> recheck;  // kept connections whose next request may be buffered
@@ -625,12 +626,31 @@ struct Gate::Impl {
     if (r.status != 0) return reply(c, r.status, r.why);
     c.keep_alive = keep_alive_requested(r);
     c.http10 = r.version == "HTTP/1.0";
+    if (local) {
+      if (auto response = local(r)) return serve_local(c, std::move(*response));
+    }
     c.req = upstream_request(r, secret);
     c.phase = Phase::kQueued;
     c.deadline = Clock::now() + limits.queue_timeout;
     queue.push_back(c.id);
     update(c);
     start_queued();
+  }
+
+  // A response the gate made itself: out to the client as a relayed one would go, civetweb's
+  // part already done.
+  void serve_local(Conn& c, std::string response) {
+    std::size_t end = head_end(response);
+    if (end == std::string::npos) end = response.size();
+    const std::string_view head = std::string_view(response).substr(0, end);
+    c.reuse = c.keep_alive && response_body_length(head).has_value();
+    c.out = client_response_head(head, c.reuse, c.http10);
+    if (!c.head_method) c.out.append(response, end);
+    c.out_sent = 0;
+    c.response_head_done = c.response_done = c.up_eof = true;
+    c.phase = Phase::kRelay;
+    c.deadline = Clock::now() + limits.response_timeout;
+    relay(c);
   }
 
   void start_queued() {
@@ -849,7 +869,9 @@ struct Gate::Impl {
     epoll_event events[128];
     auto next_sweep = Clock::now();
     for (;;) {
-      const int n = ::epoll_wait(epoll_fd, events, 128, 100);
+      // Connections with a request already buffered (pipelined, or held by OpenSSL) are looked
+      // at once per round, so one client's pipeline cannot keep the others waiting.
+      const int n = ::epoll_wait(epoll_fd, events, 128, recheck.empty() ? 100 : 0);
       if (n < 0 && errno != EINTR) {
         spdlog::error("http gate: epoll_wait: {}", std::strerror(errno));
         return;
@@ -869,7 +891,7 @@ struct Gate::Impl {
           client_ready(*it->second, events[i].events);
         }
       }
-      while (!recheck.empty()) {
+      if (!recheck.empty()) {
         std::vector<std::uint64_t> ids;
         ids.swap(recheck);
         for (const auto id : ids) {
@@ -934,7 +956,7 @@ Result<int> listen_on(const std::string& listen) {
 
 Result<std::unique_ptr<Gate>> Gate::start(const std::string& listen, int upstream_port,
                                           std::string secret, std::shared_ptr<ssl_ctx_st> tls,
-                                          GateLimits limits) {
+                                          GateLimits limits, LocalResponder local) {
   // Every held connection is a descriptor (two while it is relayed): fit the cap under
   // RLIMIT_NOFILE, raising the soft limit towards the hard one first.
   rlimit rl{};
@@ -966,6 +988,7 @@ Result<std::unique_ptr<Gate>> Gate::start(const std::string& listen, int upstrea
   im.upstream_port = upstream_port;
   im.secret = std::move(secret);
   im.tls = std::move(tls);
+  im.local = std::move(local);
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   ::getsockname(im.listen_fd, reinterpret_cast<sockaddr*>(&ss), &len);

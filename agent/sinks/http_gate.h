@@ -8,11 +8,13 @@
 // Authorization and Accept* headers, and a per-process secret that civetweb checks), then relays
 // the response. A slow client costs the gate a few KiB and no thread. Client connections persist
 // (HTTP/1.1 keep-alive) when the client asks for it and the response's length is in its head;
-// each request still gets its own loopback connection to civetweb.
+// each request still gets its own loopback connection to civetweb. Requests the gate can answer
+// without blocking (LocalResponder: scrapes, the status) it answers itself, with no loopback hop.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,12 +77,19 @@ std::string upstream_request(const RequestHead& r, const std::string& secret);
 // The header civetweb requires (http.cpp), with the per-process secret as its value.
 inline constexpr const char* kGateHeader = "X-Nodehealth-Gate";
 
+// Answers a complete, accepted request in the gate's own thread: a whole response (head through
+// the blank line with a Content-Length, then the body; for HEAD too, whose body the gate drops),
+// or nullopt to pass the request to civetweb. For what is cheap and cannot block (a scrape, the
+// status); what could (a bcrypt check of a password) goes on to civetweb's workers.
+using LocalResponder = std::function<std::optional<std::string>(const RequestHead&)>;
+
 class Gate {
  public:
   // listen: "HOST:PORT", ":PORT" (every IPv4 address) or "[v6]:PORT". tls: null for plain HTTP.
+  // local: asked first for every accepted request (none: every request goes to civetweb).
   static Result<std::unique_ptr<Gate>> start(const std::string& listen, int upstream_port,
                                              std::string secret, std::shared_ptr<ssl_ctx_st> tls,
-                                             GateLimits limits);
+                                             GateLimits limits, LocalResponder local = {});
   ~Gate();
   Gate(const Gate&) = delete;
   Gate& operator=(const Gate&) = delete;

@@ -472,12 +472,22 @@ std::string Authenticator::challenge() const {
 }
 
 Authenticator::Verdict Authenticator::check(std::string_view authorization) const {
+  return *check(authorization, true);
+}
+
+std::optional<Authenticator::Verdict> Authenticator::check_cached(
+    std::string_view authorization) const {
+  return check(authorization, false);
+}
+
+std::optional<Authenticator::Verdict> Authenticator::check(std::string_view authorization,
+                                                           bool may_bcrypt) const {
   if (!cfg_.auth_required()) return Verdict::kAllowed;
   while (!authorization.empty() && authorization.front() == ' ') authorization.remove_prefix(1);
   if (authorization.empty()) return Verdict::kMissing;
   if (ieq_prefix(authorization, "basic ")) {
     if (cfg_.basic_auth_users.empty()) return Verdict::kDenied;
-    return check_basic(authorization.substr(6));
+    return check_basic(authorization.substr(6), may_bcrypt);
   }
   if (ieq_prefix(authorization, "bearer ")) {
     if (cfg_.bearer_tokens.empty()) return Verdict::kDenied;
@@ -498,7 +508,8 @@ Authenticator::Verdict Authenticator::check_bearer(std::string_view token) const
   return match ? Verdict::kAllowed : Verdict::kDenied;
 }
 
-Authenticator::Verdict Authenticator::check_basic(std::string_view credentials) const {
+std::optional<Authenticator::Verdict> Authenticator::check_basic(std::string_view credentials,
+                                                                 bool may_bcrypt) const {
   while (!credentials.empty() && credentials.front() == ' ') credentials.remove_prefix(1);
   while (!credentials.empty() && credentials.back() == ' ') credentials.remove_suffix(1);
   if (credentials.size() > 4096) return Verdict::kDenied;
@@ -514,6 +525,7 @@ Authenticator::Verdict Authenticator::check_basic(std::string_view credentials) 
     std::lock_guard lock(cache_mu_);
     if (verified_.contains(key)) return Verdict::kAllowed;
   }
+  if (!may_bcrypt) return std::nullopt;
   std::unique_lock bcrypt(bcrypt_mu_, std::try_to_lock);
   if (!bcrypt.owns_lock()) return Verdict::kBusy;
   const auto it = cfg_.basic_auth_users.find(user);

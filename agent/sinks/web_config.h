@@ -85,12 +85,16 @@ class Authenticator {
   enum class Verdict { kAllowed, kMissing, kDenied, kBusy };
   explicit Authenticator(WebConfig cfg);
   Verdict check(std::string_view authorization) const;
+  // The same verdict when it needs no bcrypt check (no auth configured, a bearer token, a
+  // missing or malformed header, a password verified before); nullopt when it would.
+  std::optional<Verdict> check_cached(std::string_view authorization) const;
   const WebConfig& config() const { return cfg_; }
   // The WWW-Authenticate header value for a 401.
   std::string challenge() const;
 
  private:
-  Verdict check_basic(std::string_view credentials) const;
+  std::optional<Verdict> check(std::string_view authorization, bool may_bcrypt) const;
+  std::optional<Verdict> check_basic(std::string_view credentials, bool may_bcrypt) const;
   Verdict check_bearer(std::string_view token) const;
   WebConfig cfg_;
   std::string dummy_hash_;  // verified against for unknown users (same cost as a known one)

@@ -60,13 +60,7 @@ ALL_NODES = ".*"
 
 # Metric families the agents export that no panel shows, and why. Everything else the agents
 # export (a live scrape of both) or declare (agent/**/*.cpp) must be in some panel's query.
-NOT_SHOWN = {
-    "exposer_scrapes_total": "prometheus-cpp's own scrape counter; Prometheus's "
-                             "scrape_duration_seconds and scrape_samples_scraped are shown",
-    "exposer_transferred_bytes_total": "prometheus-cpp's own; the series per scrape are shown",
-    "exposer_request_latencies": "prometheus-cpp's own summary, in microseconds; Prometheus's "
-                                 "scrape_duration_seconds is shown",
-}
+NOT_SHOWN = {}
 
 # Panels of the node dashboard that have no data on a node without a cgroup v2 kubepods cgroup
 # (this machine, usually): they must have data for the fixture node, which has one.

@@ -31,7 +31,6 @@ evictionHard:
 """
 # Metric lines whose values vary run to run (time, the agent's own process).
 VOLATILE = [
-    re.compile(r'^exposer_'),  # prometheus-cpp's own scrape counters
     re.compile(r'^process_'),  # the agent's own process: memory, CPU, descriptors, start time
     re.compile(r'^nodehealth_source_duration_seconds\{'),
     re.compile(r'^nodehealth_last_sample_timestamp_seconds '),

@@ -487,6 +487,28 @@ TEST_CASE("authenticator: users and tokens together, and none", "[web_config]") 
   CHECK(open.check("Bearer anything") == Verdict::kAllowed);
 }
 
+TEST_CASE("authenticator: check_cached answers only what needs no bcrypt", "[web_config]") {
+  sinks::WebConfig cfg;
+  cfg.basic_auth_users = {{"u", bcrypt("p")}};
+  cfg.bearer_tokens = {{"t", sinks::sha256("tok")}};
+  const Authenticator auth(cfg);
+  CHECK(auth.check_cached("") == Verdict::kMissing);
+  CHECK(auth.check_cached("Bearer tok") == Verdict::kAllowed);
+  CHECK(auth.check_cached("Bearer nope") == Verdict::kDenied);
+  CHECK(auth.check_cached("Basic !!!!") == Verdict::kDenied);  // malformed: no bcrypt needed
+  CHECK(auth.check_cached("Digest x") == Verdict::kDenied);
+  // A password not verified yet: only check() decides it, and then it is cached.
+  CHECK_FALSE(auth.check_cached(basic("u:p")).has_value());
+  CHECK_FALSE(auth.check_cached(basic("u:wrong")).has_value());
+  CHECK(auth.check(basic("u:p")) == Verdict::kAllowed);
+  CHECK(auth.check_cached(basic("u:p")) == Verdict::kAllowed);
+  CHECK(auth.check(basic("u:wrong")) == Verdict::kDenied);
+  CHECK_FALSE(auth.check_cached(basic("u:wrong")).has_value());  // failures are not cached
+
+  const Authenticator open{sinks::WebConfig{}};
+  CHECK(open.check_cached("") == Verdict::kAllowed);
+}
+
 TEST_CASE("bcrypt_verify", "[web_config]") {
   const std::string h = bcrypt("pw");
   CHECK(sinks::bcrypt_verify("pw", h));

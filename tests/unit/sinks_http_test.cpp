@@ -1,0 +1,120 @@
+// The endpoint's own answers (agent/sinks/http.h): Accept-Encoding, gzip, and a real server on
+// loopback answering in the gate (keep-alive, pipelined, HEAD, gzip). Auth, TLS and hostile
+// clients are tested end to end in tests/e2e/test_web_config.py and test_http_hostile.py.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <string>
+
+#include "agent/features/gunzip.h"
+#include "agent/sinks/http.h"
+
+using nodehealth::sinks::accepts_gzip;
+using nodehealth::sinks::gzip_compress;
+
+TEST_CASE("http: which Accept-Encoding values accept gzip", "[http]") {
+  CHECK(accepts_gzip("gzip"));
+  CHECK(accepts_gzip("GZip"));
+  CHECK(accepts_gzip("x-gzip"));
+  CHECK(accepts_gzip("deflate, gzip;q=0.5"));
+  CHECK(accepts_gzip("gzip ; q=1"));
+  CHECK(accepts_gzip("identity;q=0.1, gzip"));
+  CHECK_FALSE(accepts_gzip(""));
+  CHECK_FALSE(accepts_gzip("deflate, br"));
+  CHECK_FALSE(accepts_gzip("gzip;q=0"));
+  CHECK_FALSE(accepts_gzip("gzip;q=0.000"));
+  CHECK_FALSE(accepts_gzip("gzipped"));
+  CHECK_FALSE(accepts_gzip("*"));  // only gzip by name
+}
+
+TEST_CASE("http: gzip_compress round-trips through zlib", "[http]") {
+  std::string text;
+  for (int i = 0; i < 2000; ++i)
+    text += "nodehealth_signal_value{signal=\"x" + std::to_string(i) + "\"} 1\n";
+  const std::string packed = gzip_compress(text);
+  REQUIRE(packed.size() > 18);
+  CHECK(static_cast<unsigned char>(packed[0]) == 0x1f);  // the gzip magic
+  CHECK(static_cast<unsigned char>(packed[1]) == 0x8b);
+  CHECK(packed.size() < text.size() / 4);
+  auto back = nodehealth::features::gunzip(packed);
+  REQUIRE(back);
+  CHECK(*back == text);
+  auto empty = nodehealth::features::gunzip(gzip_compress(""));
+  REQUIRE(empty);
+  CHECK(empty->empty());
+}
+
+namespace {
+
+// Sends raw bytes to 127.0.0.1:port, then reads until the server closes (or 5 s).
+std::string exchange(int port, const std::string& request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(request.size()));
+  std::string out;
+  char buf[16384];
+  pollfd pfd{fd, POLLIN, 0};
+  while (::poll(&pfd, 1, 5000) == 1) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+std::size_t count(const std::string& text, const std::string& part) {
+  std::size_t n = 0;
+  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("http: the gate answers scrapes itself, kept alive and pipelined", "[http]") {
+  nodehealth::sinks::SnapshotStore store("node-a");
+  auto server = nodehealth::sinks::HttpServer::start("127.0.0.1:0", store, {"1.2.3", "abc"},
+                                                     std::chrono::seconds(10));
+  REQUIRE(server);
+  const int port = (*server)->port();
+
+  // Three requests in one write on one connection: all answered, in order; the last closes.
+  const std::string reply =
+      exchange(port,
+               "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+               "HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+               "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  CHECK(count(reply, "HTTP/1.1 200 OK\r\n") == 2);
+  CHECK(count(reply, "HTTP/1.1 503 Service Unavailable\r\n") == 1);  // no sample yet
+  CHECK(count(reply, "nodehealth_build_info{version=\"1.2.3\",commit=\"abc\"} 1") ==
+        1);  // not for HEAD
+  CHECK(count(reply, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n") == 2);
+  CHECK(count(reply, "\nprocess_resident_memory_bytes ") == 1);
+  CHECK(reply.find("Connection: close\r\n") != std::string::npos);
+  CHECK(reply.ends_with("starting: no sample yet\n"));
+
+  // gzip when asked for.
+  const std::string packed =
+      exchange(port, "GET /metrics HTTP/1.1\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n");
+  const auto body_at = packed.find("\r\n\r\n");
+  REQUIRE(body_at != std::string::npos);
+  CHECK(packed.find("Content-Encoding: gzip\r\n") < body_at);
+  auto text = nodehealth::features::gunzip(packed.substr(body_at + 4));
+  REQUIRE(text);
+  CHECK(text->find("nodehealth_build_info{") != std::string::npos);
+
+  // Unknown paths are the gate's 404.
+  CHECK(exchange(port, "GET /nope HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404 "));
+}
