@@ -155,8 +155,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen,
 
   std::unique_ptr<HttpServer> server(new HttpServer(store, stale_after, std::move(web)));
   server->secret_ = secret;
-  // The metrics are in place before the first request can arrive.
-  server->add_metrics(std::make_shared<MetricsCollector>(store, std::move(build)));
+  server->build_ = std::move(build);
   // The agent's own footprint (process_*), read from /proc/self at scrape time.
   server->add_metrics(std::make_shared<ProcessCollector>());
   HttpServer* expected = nullptr;
@@ -195,6 +194,21 @@ void HttpServer::add_metrics(const std::shared_ptr<prometheus::Collectable>& c) 
 }
 
 std::string HttpServer::metrics_text() const {
+  // The node's families change only with the snapshot (once a tick): rendered once for it, so
+  // scrapes between two ticks cost a copy; the agent's own (process_*, the Kubernetes sink's)
+  // are collected fresh on every scrape.
+  std::string text;
+  const auto snap = store_.get();
+  {
+    std::lock_guard lock(rendered_mu_);
+    if (!rendered_text_.empty() && snap == rendered_snap_) text = rendered_text_;
+  }
+  if (text.empty()) {
+    text = prometheus::TextSerializer().Serialize(render_metrics(snap.get(), build_));
+    std::lock_guard lock(rendered_mu_);
+    rendered_snap_ = snap;
+    rendered_text_ = text;
+  }
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables;
   {
     std::lock_guard lock(collectables_mu_);
@@ -206,7 +220,7 @@ std::string HttpServer::metrics_text() const {
     families.insert(families.end(), std::make_move_iterator(more.begin()),
                     std::make_move_iterator(more.end()));
   }
-  return prometheus::TextSerializer().Serialize(families);
+  return text + prometheus::TextSerializer().Serialize(families);
 }
 
 Response HttpServer::respond(std::string_view path, bool gzip_ok) const {

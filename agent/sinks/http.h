@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include <prometheus/collectable.h>
+
 #include "agent/sinks/http_gate.h"
 #include "agent/sinks/metrics.h"
 #include "agent/sinks/snapshot.h"
@@ -66,7 +68,7 @@ class HttpServer {
 
   // The response to an authorized GET of a known path.
   Response respond(std::string_view path, bool gzip_ok) const;
-  // The /metrics body: every registered collectable, in the text format.
+  // The /metrics body in the text format: the snapshot's families, then every collectable.
   std::string metrics_text() const;
 
  private:
@@ -76,7 +78,11 @@ class HttpServer {
   Authenticator auth_;
   const SnapshotStore& store_;
   std::chrono::nanoseconds stale_after_;
-  mutable std::mutex collectables_mu_;
+  BuildInfo build_;
+  mutable std::mutex rendered_mu_;  // the node's families, as text, for one snapshot
+  mutable std::shared_ptr<const Snapshot> rendered_snap_;
+  mutable std::string rendered_text_;
+  mutable std::mutex collectables_mu_;  // the agent's own families, collected on every scrape
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
   std::unique_ptr<CivetServer> civet_;
   std::string secret_;  // the gate's header value

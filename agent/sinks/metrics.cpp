@@ -206,9 +206,4 @@ std::vector<MetricFamily> render_metrics(const Snapshot* snap, const BuildInfo& 
   return out;
 }
 
-std::vector<MetricFamily> MetricsCollector::Collect() const {
-  const auto snap = store_.get();
-  return render_metrics(snap.get(), build_);
-}
-
 }  // namespace nodehealth::sinks

@@ -1,11 +1,11 @@
-// The agent's Prometheus metrics: one Collectable that renders the newest
-// snapshot at scrape time. A scrape costs a render, never a walk of /proc.
+// The agent's Prometheus metrics, rendered from a snapshot (the endpoint renders the newest one
+// once and serves that text until the next; a scrape never walks /proc).
 #pragma once
 
 #include <memory>
 #include <vector>
 
-#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
 
 #include "agent/sinks/snapshot.h"
 
@@ -15,18 +15,7 @@ struct BuildInfo {
   std::string version, commit;
 };
 
-class MetricsCollector final : public prometheus::Collectable {
- public:
-  MetricsCollector(const SnapshotStore& store, BuildInfo build)
-      : store_(store), build_(std::move(build)) {}
-  std::vector<prometheus::MetricFamily> Collect() const override;
-
- private:
-  const SnapshotStore& store_;
-  BuildInfo build_;
-};
-
-// The same families for one snapshot (also used by tests).
+// The node's families for one snapshot (nullptr: before the first, build info only).
 std::vector<prometheus::MetricFamily> render_metrics(const Snapshot* snap, const BuildInfo& build);
 
 }  // namespace nodehealth::sinks
