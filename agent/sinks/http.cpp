@@ -49,6 +49,8 @@ const char* status_text(int code) {
       return "Forbidden";
     case 404:
       return "Not Found";
+    case 500:
+      return "Internal Server Error";
     default:
       return "Service Unavailable";
   }
@@ -253,7 +255,10 @@ Response HttpServer::respond(std::string_view path, bool gzip_ok) const {
   }
   if (path == "/status") {
     if (!snap) return {503, "application/json", "{\"error\":\"no sample yet\"}\n", ""};
-    return {200, "application/json", status_json(*snap).dump(2) + "\n", ""};
+    // Invalid UTF-8 (a mount point's name, say) is replaced, never thrown in the gate's thread.
+    return {200, "application/json",
+            status_json(*snap).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+            ""};
   }
   return {404, "text/plain; charset=utf-8", "not found\n", ""};
 }
@@ -266,8 +271,14 @@ std::optional<std::string> HttpServer::answer_in_gate(const RequestHead& r) cons
     if (verdict != Authenticator::Verdict::kAllowed) return std::nullopt;
   }
   const std::string* encoding = r.header("accept-encoding");
-  const Response resp = respond(r.path, encoding && accepts_gzip(*encoding));
-  return response_head(resp) + resp.body;
+  try {
+    const Response resp = respond(r.path, encoding && accepts_gzip(*encoding));
+    return response_head(resp) + resp.body;
+  } catch (const std::exception& e) {  // never out of the gate's thread
+    spdlog::error("http: {}: {}", r.path, e.what());
+    return response_head({500, "text/plain; charset=utf-8", "internal error\n", ""}) +
+           "internal error\n";
+  }
 }
 
 int HttpServer::port() const { return gate_->port(); }

@@ -115,6 +115,19 @@ TEST_CASE("http: the gate answers scrapes itself, kept alive and pipelined", "[h
   REQUIRE(text);
   CHECK(text->find("nodehealth_build_info{") != std::string::npos);
 
+  // A sample whose text is not UTF-8 (a message quoting a file, say): /status replaces the
+  // byte and answers; the agent goes on.
+  nodehealth::Sample sample;
+  sample.taken_at = nodehealth::WallClock::now();
+  nodehealth::NodeStatus status;
+  status.conditions = {{"MemoryPressure", nodehealth::ConditionStatus::kFalse, "Reason",
+                        "bad \xff byte", sample.taken_at, sample.taken_at}};
+  store.publish(sample, status);
+  const std::string doc = exchange(port, "GET /status HTTP/1.1\r\nConnection: close\r\n\r\n");
+  CHECK(doc.starts_with("HTTP/1.1 200 OK\r\n"));
+  CHECK(doc.find("bad \xef\xbf\xbd byte") != std::string::npos);
+  CHECK(exchange(port, "GET /healthz HTTP/1.0\r\n\r\n").ends_with("\r\n\r\nok\n"));
+
   // Unknown paths are the gate's 404.
   CHECK(exchange(port, "GET /nope HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404 "));
 }
