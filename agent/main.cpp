@@ -185,7 +185,9 @@ int cmd_status(int argc, char** argv) {
   agent.tick();
   const auto snap = store.get();
   if (output == "json") {
-    std::printf("%s\n", nh::sinks::status_json(*snap).dump(2).c_str());
+    std::printf("%s\n", nh::sinks::status_json(*snap)
+                            .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                            .c_str());
   } else {
     std::printf("%s", nh::sinks::status_table(*snap).c_str());
   }

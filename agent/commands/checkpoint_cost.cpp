@@ -304,7 +304,8 @@ int checkpoint_cost(int argc, char** argv, std::FILE* out, std::FILE* err) {
     if (!report) j["estimateError"] = report.error().message;
     j["audit"] = audit ? ck::to_json(*audit) : nlohmann::json(nullptr);
     if (!audit) j["auditError"] = audit.error().message;
-    std::fputs((j.dump(2) + "\n").c_str(), out);
+    std::fputs((j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n").c_str(),
+               out);
   } else {
     std::fputs(checkpoint_table(report ? &*report : nullptr, audit ? &*audit : nullptr).c_str(),
                out);

@@ -133,7 +133,10 @@ int kubelet_config(int argc, char** argv, std::FILE* out, std::FILE* err) {
     print_problems(err, "kubelet configuration", checked.error().message);
     return 2;
   }
-  const std::string text = output == "json" ? doc->value.dump(2) + "\n" : to_yaml(doc->value);
+  const std::string text =
+      output == "json"
+          ? doc->value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"
+          : to_yaml(doc->value);
   std::fputs(text.c_str(), out);
   std::fflush(out);
   return 0;
