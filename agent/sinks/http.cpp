@@ -41,27 +41,12 @@ int begin_request(struct mg_connection* conn) {
   return server ? server->handle(conn) : 0;
 }
 
-const char* status_text(int code) {
-  switch (code) {
-    case 200:
-      return "OK";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 500:
-      return "Internal Server Error";
-    default:
-      return "Service Unavailable";
-  }
-}
-
 // The head of a response (through its blank line).
 std::string response_head(const Response& r) {
   return fmt::format(
       "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
       "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n{}\r\n",
-      r.status, status_text(r.status), r.content_type, r.body.size(), r.extra_headers);
+      r.status, status_reason(r.status), r.content_type, r.body.size(), r.extra_headers);
 }
 
 void reply(struct mg_connection* conn, const Response& r) {

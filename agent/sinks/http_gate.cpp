@@ -51,34 +51,13 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-const char* reason(int status) {
-  switch (status) {
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 408:
-      return "Request Timeout";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 503:
-      return "Service Unavailable";
-    case 505:
-      return "HTTP Version Not Supported";
-    default:
-      return "Error";
-  }
-}
-
 // A complete response the gate writes itself; the connection closes after it.
 std::string answer(int status, const std::string& why, bool head) {
-  const std::string body = fmt::format("{}: {}\n", lowered(reason(status)), why);
+  const std::string body = fmt::format("{}: {}\n", lowered(status_reason(status)), why);
   std::string out = fmt::format(
       "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n"
       "Connection: close\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
-      status, reason(status), body.size());
+      status, status_reason(status), body.size());
   if (status == 405) out += "Allow: GET, HEAD\r\n";
   if (status == 503) out += "Retry-After: 1\r\n";
   out += "\r\n";
@@ -108,6 +87,35 @@ void drain_and_half_close(int fd) {
 }
 
 }  // namespace
+
+const char* status_reason(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Error";
+  }
+}
 
 bool known_path(std::string_view path) {
   return path == "/" || path == "/metrics" || path == "/status" || path == "/healthz";

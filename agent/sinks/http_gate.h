@@ -42,6 +42,9 @@ struct GateLimits {
   std::chrono::milliseconds idle_timeout{75000};
 };
 
+// The reason phrase of a status the endpoint answers with ("Error" for others).
+const char* status_reason(int status);
+
 // The paths the endpoint serves; anything else is 404 at the gate.
 bool known_path(std::string_view path);
 
