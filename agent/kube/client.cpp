@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
@@ -202,6 +203,19 @@ Result<std::string> Client::bearer() {
   return token_;
 }
 
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view value) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back())))
+    value.remove_suffix(1);
+  if (value.empty() || value.size() > 18 ||
+      value.find_first_not_of("0123456789") != std::string_view::npos)
+    return std::nullopt;  // an HTTP date, garbage, or a number too long to be meant
+  long long secs = 0;
+  std::from_chars(value.data(), value.data() + value.size(), secs);
+  if (secs <= 0) return std::nullopt;
+  return std::chrono::seconds(std::min<long long>(secs, kMaxRetryAfter.count()));
+}
+
 namespace {
 
 size_t on_body(char* data, size_t size, size_t n, void* out) {
@@ -216,9 +230,8 @@ size_t on_header(char* data, size_t size, size_t n, void* out) {
     std::string lower(line.substr(0, kRetry.size()));
     for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
     if (lower == kRetry) {
-      long secs = std::strtol(std::string(line.substr(kRetry.size())).c_str(), nullptr, 10);
-      if (secs > 0)
-        *static_cast<std::optional<std::chrono::seconds>*>(out) = std::chrono::seconds(secs);
+      if (auto wait = parse_retry_after(line.substr(kRetry.size())))
+        *static_cast<std::optional<std::chrono::seconds>*>(out) = *wait;
     }
   }
   return size * n;

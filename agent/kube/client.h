@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "nodehealth/result.h"
 
@@ -39,6 +40,11 @@ Result<ClusterConfig> load_kubeconfig(const std::string& path);
 
 // Base64 (RFC 4648, with padding; whitespace ignored) as used by kubeconfig *-data.
 Result<std::string> base64_decode(std::string_view in);
+
+// A Retry-After header's value (after the colon) in delay-seconds, capped at an hour; nullopt
+// for an HTTP date, zero, or anything else (the sink's own backoff applies then).
+inline constexpr std::chrono::seconds kMaxRetryAfter{3600};
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view value);
 
 struct Response {
   long code = 0;

@@ -27,6 +27,20 @@ TEST_CASE("base64 as kubeconfig *-data fields use it", "[kube]") {
   CHECK(kube::base64_decode("aG=Vs").error().message == "base64: data after padding");
 }
 
+TEST_CASE("Retry-After: delay-seconds, capped; anything else is ignored", "[kube]") {
+  using std::chrono::seconds;
+  CHECK(kube::parse_retry_after(" 30\r\n") == seconds(30));
+  CHECK(kube::parse_retry_after("1") == seconds(1));
+  CHECK(kube::parse_retry_after(" 7200 ") == kube::kMaxRetryAfter);
+  CHECK(kube::parse_retry_after("99999999999999999") == kube::kMaxRetryAfter);  // no overflow
+  CHECK_FALSE(kube::parse_retry_after("9999999999999999999999").has_value());
+  CHECK_FALSE(kube::parse_retry_after("0").has_value());
+  CHECK_FALSE(kube::parse_retry_after("-5").has_value());
+  CHECK_FALSE(kube::parse_retry_after("Wed, 21 Oct 2026 07:28:00 GMT").has_value());
+  CHECK_FALSE(kube::parse_retry_after("").has_value());
+  CHECK_FALSE(kube::parse_retry_after("12abc").has_value());
+}
+
 TEST_CASE("kubeconfig: the current context's cluster and user", "[kube]") {
   testing::TempDir d;
   const std::string path = write_file(d, "kubeconfig", R"(apiVersion: v1
