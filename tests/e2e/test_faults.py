@@ -104,11 +104,20 @@ def hung_mount(target):
 
 
 def fork_counters(agent):
-    """(the fork probe's node-wide count, the kernel's forks since boot from /proc/stat)."""
-    m = re.search(r'^nodehealth_process_forks_node_total (\S+)$', agent.metrics(), re.M)
-    assert m, "no fork counter"
+    """(the fork probe's node-wide count, the kernel's forks since boot from /proc/stat).
+    The kernel's is read first, the probe's from the first sample taken after that (the
+    endpoint serves the newest sample, up to one tick old), so a flood's last second cannot
+    be missing from the probe's count."""
     with open("/proc/stat") as f:
         kernel = next(int(l.split()[1]) for l in f if l.startswith("processes "))
+    after = time.time()
+    def sampled_since():
+        text = agent.metrics()
+        t = re.search(r'^nodehealth_last_sample_timestamp_seconds (\S+)$', text, re.M)
+        return text if t and float(t.group(1)) > after else None
+    text = wait_until(sampled_since, 10, what="a sample after reading /proc/stat")
+    m = re.search(r'^nodehealth_process_forks_node_total (\S+)$', text, re.M)
+    assert m, "no fork counter"
     return float(m.group(1)), kernel
 
 class FaultTest(unittest.TestCase):

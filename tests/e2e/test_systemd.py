@@ -480,6 +480,12 @@ class AgentUnderTheUnitTest(unittest.TestCase):
              "no cgroup v1 memory and cpu controllers here for MemoryMax= and CPUQuota=")
         with open(UNIT) as f:
             self.settings = service_settings(f.read())
+        # PrivateTmp= gives the unit an empty /tmp and /var/tmp: a checkout or binary there is
+        # out of its reach, and every start would fail for that reason alone.
+        hidden = [p for p in (ROOT, os.path.realpath(BIN))
+                  if p.startswith(("/tmp/", "/var/tmp/"))]
+        self.assertEqual(hidden, [], "PrivateTmp= hides these from the unit: run the tests "
+                                     "from a checkout outside /tmp and /var/tmp")
 
     def test_every_probe_up_sandbox_applied_healthz_ok(self):
         # The features probes' answers of an unconfined agent, to compare with.
