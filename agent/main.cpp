@@ -27,6 +27,7 @@
 #include "agent/commands/features.h"
 #include "agent/commands/kubelet_config.h"
 #include "agent/config/config.h"
+#include "agent/json_text.h"
 #include "agent/kube/client.h"
 #include "agent/loop.h"
 #include "agent/notify.h"
@@ -185,9 +186,7 @@ int cmd_status(int argc, char** argv) {
   agent.tick();
   const auto snap = store.get();
   if (output == "json") {
-    std::printf("%s\n", nh::sinks::status_json(*snap)
-                            .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
-                            .c_str());
+    std::printf("%s", nh::json_text(nh::sinks::status_json(*snap)).c_str());
   } else {
     std::printf("%s", nh::sinks::status_table(*snap).c_str());
   }

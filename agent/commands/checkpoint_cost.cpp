@@ -10,6 +10,7 @@
 
 #include "agent/checkpoint/json.h"
 #include "agent/commands/args.h"
+#include "agent/json_text.h"
 #include "nodehealth/condition.h"
 
 namespace nodehealth::commands {
@@ -304,8 +305,7 @@ int checkpoint_cost(int argc, char** argv, std::FILE* out, std::FILE* err) {
     if (!report) j["estimateError"] = report.error().message;
     j["audit"] = audit ? ck::to_json(*audit) : nlohmann::json(nullptr);
     if (!audit) j["auditError"] = audit.error().message;
-    std::fputs((j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n").c_str(),
-               out);
+    std::fputs(json_text(j).c_str(), out);
   } else {
     std::fputs(checkpoint_table(report ? &*report : nullptr, audit ? &*audit : nullptr).c_str(),
                out);

@@ -2,6 +2,7 @@
 #include "agent/commands/features.h"
 
 #include "agent/commands/args.h"
+#include "agent/json_text.h"
 
 #include <filesystem>
 #include <optional>
@@ -179,8 +180,7 @@ int features(int argc, char** argv, std::FILE* out, std::FILE* err) {
     auto j = features::to_json(*report);
     j["required"] = args->require;
     j["missing"] = missing;
-    std::fputs((j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n").c_str(),
-               out);
+    std::fputs(json_text(j).c_str(), out);
   } else {
     std::fputs(features::to_table(*report).c_str(), out);
   }

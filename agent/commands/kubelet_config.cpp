@@ -2,6 +2,7 @@
 #include "agent/commands/kubelet_config.h"
 
 #include "agent/commands/args.h"
+#include "agent/json_text.h"
 
 #include <map>
 #include <optional>
@@ -133,10 +134,7 @@ int kubelet_config(int argc, char** argv, std::FILE* out, std::FILE* err) {
     print_problems(err, "kubelet configuration", checked.error().message);
     return 2;
   }
-  const std::string text =
-      output == "json"
-          ? doc->value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"
-          : to_yaml(doc->value);
+  const std::string text = output == "json" ? json_text(doc->value) : to_yaml(doc->value);
   std::fputs(text.c_str(), out);
   std::fflush(out);
   return 0;

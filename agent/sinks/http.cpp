@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "agent/json_text.h"
 #include "agent/sinks/process_metrics.h"
 #include "agent/sinks/status_page.h"
 
@@ -59,43 +60,7 @@ void reply(struct mg_connection* conn, int code, const char* content_type, std::
   reply(conn, Response{code, content_type, std::move(body), ""});
 }
 
-std::string_view trim_spaces(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool ieq(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const char x = (a[i] >= 'A' && a[i] <= 'Z') ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
-    if (x != b[i]) return false;
-  }
-  return true;
-}
-
 }  // namespace
-
-bool accepts_gzip(std::string_view accept_encoding) {
-  while (!accept_encoding.empty()) {
-    const auto comma = accept_encoding.find(',');
-    std::string_view item = accept_encoding.substr(0, comma);
-    accept_encoding =
-        comma == std::string_view::npos ? std::string_view{} : accept_encoding.substr(comma + 1);
-    const auto semi = item.find(';');
-    const std::string_view coding = trim_spaces(item.substr(0, semi));
-    if (!ieq(coding, "gzip") && !ieq(coding, "x-gzip")) continue;
-    if (semi == std::string_view::npos) return true;
-    // "q=0", "q=0.", "q=0.000": refused; any other weight accepts.
-    std::string_view param = trim_spaces(item.substr(semi + 1));
-    if (param.size() < 2 || !ieq(param.substr(0, 2), "q=")) return true;
-    param = param.substr(2);
-    const bool zero = !param.empty() && param.front() == '0' &&
-                      param.find_first_not_of("0.", 1) == std::string_view::npos;
-    return !zero;
-  }
-  return false;
-}
 
 std::string gzip_compress(std::string_view data) {
   z_stream zs{};
@@ -241,9 +206,7 @@ Response HttpServer::respond(std::string_view path, bool gzip_ok) const {
   if (path == "/status") {
     if (!snap) return {503, "application/json", "{\"error\":\"no sample yet\"}\n", ""};
     // Invalid UTF-8 (a mount point's name, say) is replaced, never thrown in the gate's thread.
-    return {200, "application/json",
-            status_json(*snap).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
-            ""};
+    return {200, "application/json", json_text(status_json(*snap)), ""};
   }
   return {404, "text/plain; charset=utf-8", "not found\n", ""};
 }

@@ -31,9 +31,6 @@ class CivetServer;
 
 namespace nodehealth::sinks {
 
-// Whether an Accept-Encoding value accepts gzip: a "gzip" (or "x-gzip") coding whose q is not 0.
-bool accepts_gzip(std::string_view accept_encoding);
-
 // data as a gzip member (RFC 1952), at zlib's fastest level.
 std::string gzip_compress(std::string_view data);
 
@@ -66,13 +63,12 @@ class HttpServer {
   // Handles a request civetweb received from the gate; returns the HTTP status written.
   int handle(struct mg_connection* conn);
 
+ private:
+  HttpServer(const SnapshotStore& store, std::chrono::nanoseconds stale_after, WebConfig web);
   // The response to an authorized GET of a known path.
   Response respond(std::string_view path, bool gzip_ok) const;
   // The /metrics body in the text format: the snapshot's families, then every collectable.
   std::string metrics_text() const;
-
- private:
-  HttpServer(const SnapshotStore& store, std::chrono::nanoseconds stale_after, WebConfig web);
   // The gate's own answer (LocalResponder), or nullopt when the credentials need bcrypt.
   std::optional<std::string> answer_in_gate(const RequestHead& r) const;
   Authenticator auth_;

@@ -244,6 +244,25 @@ bool keep_alive_requested(const RequestHead& r) {
   return r.version == "HTTP/1.1" || (r.version == "HTTP/1.0" && keep);
 }
 
+bool accepts_gzip(std::string_view accept_encoding) {
+  std::string_view rest = accept_encoding;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    const std::string_view item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    const auto semi = item.find(';');
+    const std::string coding = lowered(trim(item.substr(0, semi)));
+    if (coding != "gzip" && coding != "x-gzip") continue;
+    if (semi == std::string_view::npos) return true;
+    // "q=0", "q=0.", "q=0.000": refused; any other weight accepts.
+    const std::string param = lowered(trim(item.substr(semi + 1)));
+    if (!param.starts_with("q=")) return true;
+    const std::string_view q = std::string_view(param).substr(2);
+    return q.empty() || q.front() != '0' || q.find_first_not_of("0.", 1) != std::string_view::npos;
+  }
+  return false;
+}
+
 std::optional<std::size_t> response_body_length(std::string_view head) {
   // Status line: HTTP/1.x SP 3DIGIT ...
   if (head.size() < 12 || !head.starts_with("HTTP/1.") || head[8] != ' ') return std::nullopt;

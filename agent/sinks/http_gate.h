@@ -64,6 +64,9 @@ RequestHead parse_request_head(std::string_view head, std::size_t max_headers);
 // HTTP/1.0 with "Connection: keep-alive" (tokens of every Connection field, any case).
 bool keep_alive_requested(const RequestHead& r);
 
+// Whether an Accept-Encoding value accepts gzip: a "gzip" (or "x-gzip") coding whose q is not 0.
+bool accepts_gzip(std::string_view accept_encoding);
+
 // The body length a response head announces, when the gate can find the response's end by it:
 // exactly one Content-Length of digits, no Transfer-Encoding, a status of 200 or more other than
 // 204 and 304. nullopt otherwise (the connection then closes after the response).
