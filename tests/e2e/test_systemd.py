@@ -335,7 +335,7 @@ class UnitSandbox:
         exec_start = last(self.settings, "ExecStart").split()
         assert exec_start[0] == "/usr/local/bin/nodehealth", exec_start
         args = exec_start[1:]
-        args[args.index("--config") + 1] = self.config
+        args[args.index("--config") + 1] = self.reachable(self.config)
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         notify_path = os.path.join(self.dir, "notify.sock")
         self.notify.bind(notify_path)
@@ -350,12 +350,17 @@ class UnitSandbox:
         if watchdog:
             env["WATCHDOG_USEC"] = str(int(watchdog.rstrip("s")) * 1000000)
         words = ["%s=%s" % kv for kv in self.settings if " " not in kv[1]]
+        # The seccomp step below runs this file again (which imports the harness beside it).
+        here = os.path.dirname(os.path.abspath(__file__))
+        self.reachable(os.path.join(here, "harness.py"))
+        runner = self.reachable(os.path.abspath(__file__))
         script = ("echo $$ > %s/cgroup.procs; echo $$ > %s/cgroup.procs\n" % (mem, cpu) + MOUNTS
                   + '\nexec setpriv --bounding-set "%s" --inh-caps=-all --ambient-caps=-all '
                   '%s -- "%s" "%s" --seccomp-exec "%s" -- %s\n' % (
                       bounding, "--no-new-privs" if yes(self.settings, "NoNewPrivileges") else "",
-                      PYTHON, os.path.abspath(__file__), spec,
-                      " ".join('"%s"' % a for a in [BIN, *args, *self.extra_args])))
+                      PYTHON, runner, spec,
+                      " ".join('"%s"' % a for a in [self.reachable(BIN), *args,
+                                                    *self.extra_args])))
         ns = ["--mount", "--propagation", "private"]
         if yes(self.settings, "ProtectHostname"):
             ns.append("--uts")
@@ -367,6 +372,18 @@ class UnitSandbox:
                                      env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      preexec_fn=lambda: os.umask(0o077))
         return self
+
+    def reachable(self, path):
+        """path as the unit's namespace reaches it. PrivateTmp= gives the unit an empty /tmp
+        and /var/tmp, so a file there (a checkout cloned into /tmp, its binary) is copied into
+        this sandbox's directory in /run first, at the same path below it."""
+        real = os.path.realpath(path)
+        if not real.startswith(("/tmp/", "/var/tmp/")):
+            return path
+        dest = os.path.join(self.dir, "reach", real.lstrip("/"))
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copy2(real, dest)
+        return dest
 
     def logs(self):
         with open(self.log_path) as f:
@@ -480,12 +497,6 @@ class AgentUnderTheUnitTest(unittest.TestCase):
              "no cgroup v1 memory and cpu controllers here for MemoryMax= and CPUQuota=")
         with open(UNIT) as f:
             self.settings = service_settings(f.read())
-        # PrivateTmp= gives the unit an empty /tmp and /var/tmp: a checkout or binary there is
-        # out of its reach, and every start would fail for that reason alone.
-        hidden = [p for p in (ROOT, os.path.realpath(BIN))
-                  if p.startswith(("/tmp/", "/var/tmp/"))]
-        self.assertEqual(hidden, [], "PrivateTmp= hides these from the unit: run the tests "
-                                     "from a checkout outside /tmp and /var/tmp")
 
     def test_every_probe_up_sandbox_applied_healthz_ok(self):
         # The features probes' answers of an unconfined agent, to compare with.
