@@ -287,6 +287,8 @@ void start_probes(const nh::config::Config& cfg, const nh::HostPaths& paths,
       rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
     }
   }
+  if (const char* env = std::getenv("NODEHEALTH_TEST_NO_TP_BTF"); env && *env == '1')
+    opts.no_tp_btf = true;
   if (cfg.bpf_stats_enabled) {
     // Stats stay on while this fd is open, and go off when the agent exits.
     const int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);

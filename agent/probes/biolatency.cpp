@@ -20,9 +20,18 @@ class BiolatencyProbe final : public Probe {
   }
 
   Result<void> start(const ProbeOptions& o) override {
+    // One BTF raw tracepoint at completion, timed from the request's own timestamps,
+    // where the kernel describes it; else the classic issue/complete pair.
+    const bool btf = tp_btf_arg_is_pointer(o, "block_rq_complete", 0);
     auto skel = open_load_attach<nh_biolatency, nh_biolatency__destroy>(
         o, nh_biolatency__open_opts, nh_biolatency__load, nh_biolatency__attach,
-        [](nh_biolatency*) -> Result<void> { return {}; });
+        [&](nh_biolatency* s) -> Result<void> {
+          bpf_program__set_autoload(s->progs.rq_complete_btf, btf);
+          bpf_program__set_autoload(s->progs.rq_issue, !btf);
+          bpf_program__set_autoload(s->progs.rq_complete, !btf);
+          if (btf) bpf_map__set_max_entries(s->maps.inflight, 1);  // unused
+          return {};
+        });
     if (!skel) return std::unexpected(skel.error());
     skel_ = std::move(*skel);
     sys_ = o.sys_root;

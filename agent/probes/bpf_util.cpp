@@ -129,6 +129,7 @@ bool tracepoint_exists(const ProbeOptions& o, std::string_view tp) {
 }
 
 bool tp_btf_arg_is_pointer(const ProbeOptions& o, std::string_view name, int index) {
+  if (o.no_tp_btf) return false;
   auto b = load_btf(o);
   if (!b) return false;
   const std::string tname = "btf_trace_" + std::string(name);

@@ -27,6 +27,7 @@ struct ProbeOptions {
   std::string memcg_hierarchy;    // host path of the memory cgroup hierarchy, for cgroup paths
   std::string sys_root = "/sys";  // the host's /sys, for device names
   std::vector<std::string> missing_tracepoints;  // tests: treat these "cat/name" as absent
+  bool no_tp_btf = false;  // tests: as on kernels without BTF raw tracepoints (the fallbacks)
 };
 
 class Probe {

@@ -3,6 +3,8 @@
   the oom probe reports that kill with its pid and cgroup path, RecentOOMKills turns True;
 - 500 forks in a test cgroup count at least 500 in that cgroup's fork counter;
 - direct I/O to a loop device raises that device's latency histogram by the requests;
+- both of these again with the classic-tracepoint programs a kernel without BTF raw
+  tracepoints gets (NODEHEALTH_TEST_NO_TP_BTF=1), checking which programs were loaded;
 - UDP packets dropped on purpose inside a network namespace of the test's own (an nftables
   drop rule; a port without a socket) count under their drop reasons;
 - a probe whose tracepoint is missing (simulated by name) is down alone and reported;
@@ -65,6 +67,28 @@ def memory_cgroup(tag, limit=None):
                 break
             except OSError:
                 subprocess.run(["sleep", "0.1"])
+
+
+@contextlib.contextmanager
+def tp_btf(enabled):
+    """An agent started inside this block loads its BTF raw tracepoint programs (enabled),
+    or the classic-tracepoint fallbacks (not enabled), whatever the kernel offers."""
+    if enabled:
+        yield
+        return
+    os.environ["NODEHEALTH_TEST_NO_TP_BTF"] = "1"
+    try:
+        yield
+    finally:
+        del os.environ["NODEHEALTH_TEST_NO_TP_BTF"]
+
+
+def loaded_programs(text, probe):
+    return set(re.findall(r'nodehealth_probe_program_runs_total\{probe="%s",program="(\w+)"\}'
+                          % probe, text))
+
+
+STATS = "apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\nbpf:\n  statsEnabled: true\n"
 
 
 def in_cgroup(path):
@@ -151,7 +175,14 @@ class ProbeTest(unittest.TestCase):
             shutil.rmtree(d, ignore_errors=True)
 
     def test_500_forks_counted_in_their_cgroup(self):
-        with memory_cgroup("fork") as (cgroup, path), Agent() as agent:
+        self._forks_counted(True, {"process_fork_btf", "process_exit_btf"})
+
+    def test_500_forks_counted_by_the_classic_tracepoints(self):
+        self._forks_counted(False, {"process_fork", "process_exit"})
+
+    def _forks_counted(self, btf, programs):
+        with memory_cgroup("fork") as (cgroup, path), tp_btf(btf), Agent(config=STATS) as agent:
+            self.assertEqual(loaded_programs(agent.metrics(), "fork"), programs)
             r = subprocess.run(["sh", "-c", "i=0; while [ $i -lt 500 ]; do /bin/true; i=$((i+1)); done"],
                                preexec_fn=in_cgroup(path), timeout=60)
             self.assertEqual(r.returncode, 0)
@@ -165,6 +196,12 @@ class ProbeTest(unittest.TestCase):
             self.assertGreaterEqual(exits, 500)
 
     def test_direct_io_to_a_loop_device_fills_its_histogram(self):
+        self._loop_device_histogram(True, {"rq_complete_btf"})
+
+    def test_direct_io_histogram_by_the_classic_tracepoints(self):
+        self._loop_device_histogram(False, {"rq_issue", "rq_complete"})
+
+    def _loop_device_histogram(self, btf, programs):
         need_binary("losetup")
         d = tempfile.mkdtemp(prefix="nodehealth-test-loop-")
         backing = os.path.join(d, "disk.img")
@@ -174,7 +211,9 @@ class ProbeTest(unittest.TestCase):
                              text=True, check=True).stdout.strip()
         name = os.path.basename(dev)
         try:
-            with Agent() as agent:
+            with tp_btf(btf), Agent(config=STATS) as agent:
+                self.assertEqual(loaded_programs(agent.metrics(), "biolatency"), programs)
+
                 def count():
                     return metric(agent.metrics(), "nodehealth_block_io_latency_seconds_count",
                                   device=name) or 0
@@ -186,6 +225,14 @@ class ProbeTest(unittest.TestCase):
                 inf = metric(agent.metrics(), "nodehealth_block_io_latency_seconds_bucket",
                              device=name, le="+Inf")
                 self.assertEqual(inf, count())
+                # every request timed: none without the kernel's timestamps
+                self.assertEqual(metric(agent.metrics(), "nodehealth_probe_events_lost_total",
+                                        probe="biolatency"), 0)
+                # 4 KiB direct writes to a loop file in page cache: microseconds, not seconds
+                total = metric(agent.metrics(), "nodehealth_block_io_latency_seconds_sum",
+                               device=name)
+                self.assertGreater(total, 0)
+                self.assertLess(total / count(), 0.5)
                 assert_promtool_clean(self, agent.metrics())  # histograms included
         finally:
             subprocess.run(["losetup", "-d", dev])
