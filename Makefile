@@ -129,10 +129,21 @@ soak: test-deps
 
 # The agent's cost and speed next to node_exporter (tests/bench/, as root).
 # QUICK=1: under 2 minutes, fails only on gross regressions; BENCH_ARGS for more flags.
+# The floor: empty programs on the probes' hooks (tests/bench/bpf/), measured the same way.
+$(BUILD)/bench/floor.bpf.o: tests/bench/bpf/floor.bpf.c
+	@mkdir -p $(dir $@)
+	$(BPF_CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bench/bench-bpf-floor: tests/bench/bpf/floor.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $(PKG_CFLAGS) -o $@ $< -lbpf
+
 bench:
 	@scripts/install-deps.sh --bench
-	@$(MAKE) --no-print-directory $(BUILD)/nodehealth
-	NODEHEALTH_BIN=$(abspath $(BUILD))/nodehealth python3 tests/bench/bench.py $(if $(filter-out 0,$(QUICK)),--quick) $(BENCH_ARGS)
+	@$(MAKE) --no-print-directory $(BUILD)/nodehealth $(BUILD)/bench/floor.bpf.o \
+	  $(BUILD)/bench/bench-bpf-floor
+	NODEHEALTH_BIN=$(abspath $(BUILD))/nodehealth NODEHEALTH_BENCH_DIR=$(abspath $(BUILD))/bench \
+	  python3 tests/bench/bench.py $(if $(filter-out 0,$(QUICK)),--quick) $(BENCH_ARGS)
 
 # libFuzzer targets (fuzz/*.cpp) for every parser, built with Debian's clang-16 (clang-14
 # cannot compile libstdc++ 12's std::expected; clang-16 can once told it has C++20 concepts).

@@ -6,9 +6,16 @@ that drift on the machine hits both sides alike.
 
   fork  stress-ng --fork 1            (sched_process_fork / _exit on every task)
   io    stress-ng --hdd 1 --hdd-opts direct,wr-seq --hdd-bytes 16m in a temp dir
-        (block_rq_issue / _complete on every request)
+        (block_rq_complete on every request; block_rq_issue too with the classic pair)
+
+The floor: the same workloads once more under build/bench/bench-bpf-floor, which loads
+programs that do nothing on the same hooks (tests/bench/bpf/floor.bpf.c) with the same
+statistics on. What an empty program measures is the cost of the statistics' own clock
+reads and of the dispatch on this kernel and machine; each probe program's figure is
+reported with the floor of its hook and the difference (its own work).
 
 Slowdown = 1 - median(on) / median(off) of bogo-ops per second (real time)."""
+import json
 import os
 import re
 import subprocess
@@ -37,6 +44,26 @@ WORKLOADS = {
     "fork": ["--fork", "1"],
     "io": ["--hdd", "1", "--hdd-opts", "direct,wr-seq", "--hdd-bytes", "16m"],
 }
+
+
+def _floor(opts):
+    """{program: ns per run} of the empty programs, over one run of each workload."""
+    tool = os.path.join(os.environ.get("NODEHEALTH_BENCH_DIR", "build/bench"), "bench-bpf-floor")
+    obj = os.path.join(os.path.dirname(tool), "floor.bpf.o")
+    runs = {}  # program -> [ns total, runs]
+    for w, argv in WORKLOADS.items():
+        with tempfile.TemporaryDirectory(prefix="nodehealth-test-bench-floor-") as d:
+            r = subprocess.run([tool, obj, "--", "stress-ng", *argv, "--timeout",
+                                "%ds" % opts["seconds"], "--temp-path", d, "-q"],
+                               capture_output=True, text=True, timeout=opts["seconds"] + 60)
+        if r.returncode != 0:
+            common.log("ebpf: floor not measured (%s): %s" % (w, r.stderr.strip()))
+            return {}
+        for prog, v in json.loads(r.stdout).items():
+            t = runs.setdefault(prog, [0.0, 0])
+            t[0] += v["ns_per_run"] * v["runs"]
+            t[1] += v["runs"]
+    return {prog: ns / n for prog, (ns, n) in runs.items() if n}
 
 
 def _program_costs(metrics_text):
@@ -76,7 +103,13 @@ def run(opts):
         res["workloads"][w] = {"on": samples[w]["on"], "off": samples[w]["off"],
                                "median_on": on, "median_off": off,
                                "slowdown": 1 - on / off if off else float("nan")}
-    res["programs"] = {"%s/%s" % key: {"events": runs,
-                                       "ns_per_event": secs * 1e9 / runs if runs else None}
-                       for key, (secs, runs) in sorted(totals.items())}
+    floor = _floor(opts)
+    res["floor_ns_per_event"] = floor
+    res["programs"] = {}
+    for (probe, program), (secs, runs) in sorted(totals.items()):
+        ns = secs * 1e9 / runs if runs else None
+        f = floor.get(program)
+        res["programs"]["%s/%s" % (probe, program)] = {
+            "events": runs, "ns_per_event": ns, "floor_ns_per_event": f,
+            "own_ns_per_event": ns - f if ns is not None and f is not None else None}
     return res
