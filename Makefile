@@ -205,20 +205,25 @@ tidy:
 format:
 	clang-format -i $$(find agent include tests -name '*.cpp' -o -name '*.h' | grep -v fixtures)
 
-# The repository's unit names the default PREFIX's binary; the installed one names $(PREFIX)'s.
+# The repository's unit names the default PREFIX's binary and SYSCONFDIR's config; the
+# installed one names $(PREFIX)'s and $(SYSCONFDIR)'s. UNITDIR: where systemd looks for it.
 PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR ?= /etc/systemd/system
 UNIT_EXEC := ExecStart=/usr/local/bin/nodehealth
+UNIT_CONFIG := /etc/nodehealth/config.yaml
 install: $(BUILD)/nodehealth
 	install -D -m 0755 $(BUILD)/nodehealth $(DESTDIR)$(PREFIX)/bin/nodehealth
 	@[ "$$(grep -c '^$(UNIT_EXEC) ' systemd/nodehealth.service)" = 1 ] || \
 	  { echo "systemd/nodehealth.service: want one line starting '$(UNIT_EXEC) '" >&2; exit 1; }
-	sed 's|^$(UNIT_EXEC) |ExecStart=$(PREFIX)/bin/nodehealth |' systemd/nodehealth.service \
-	  > $(BUILD)/nodehealth.service
-	install -D -m 0644 $(BUILD)/nodehealth.service $(DESTDIR)/etc/systemd/system/nodehealth.service
-	@if [ -e $(DESTDIR)/etc/nodehealth/config.yaml ]; then \
-	  echo "keeping existing $(DESTDIR)/etc/nodehealth/config.yaml"; \
+	sed -e 's|^$(UNIT_EXEC) |ExecStart=$(PREFIX)/bin/nodehealth |' \
+	  -e '/^ExecStart=/s| --config $(UNIT_CONFIG)| --config $(SYSCONFDIR)/nodehealth/config.yaml|' \
+	  systemd/nodehealth.service > $(BUILD)/nodehealth.service
+	install -D -m 0644 $(BUILD)/nodehealth.service $(DESTDIR)$(UNITDIR)/nodehealth.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/nodehealth/config.yaml ]; then \
+	  echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/nodehealth/config.yaml"; \
 	else \
-	  install -D -m 0644 deploy/host/config.yaml $(DESTDIR)/etc/nodehealth/config.yaml; \
+	  install -D -m 0644 deploy/host/config.yaml $(DESTDIR)$(SYSCONFDIR)/nodehealth/config.yaml; \
 	fi
 
 clean:

@@ -1,8 +1,9 @@
-"""`make install` into a DESTDIR, with the default PREFIX=/usr/local and with PREFIX=/usr: the
-binary, the unit and the default config land where the README ("Under systemd") says, with
+"""`make install` into a DESTDIR, with the default PREFIX=/usr/local, with PREFIX=/usr, and
+with PREFIX=/opt/nodehealth SYSCONFDIR=/opt/nodehealth/etc UNITDIR=/usr/lib/systemd/system:
+the binary, the unit and the default config land where the README ("Under systemd") says, with
 their modes; the installed unit's ExecStart= names the binary installed under that PREFIX
-(the unit is the repository's with only that line rewritten) and its --config the installed
-config; the installed binary runs with the installed config; a second install keeps a config
+(the unit is the repository's with only that line rewritten) and its --config the config
+installed under that SYSCONFDIR; the installed binary runs with the installed config; a second install keeps a config
 the administrator edited.
 
 The binary is the one this test run uses ($(BUILD)/nodehealth, BUILD from the environment as
@@ -20,9 +21,16 @@ import unittest
 from harness import FIXTURES, ROOT, need, need_binary
 
 DEFAULT_PREFIX = "/usr/local"  # the Makefile's default, and the path the repository's unit names
-PREFIXES = (DEFAULT_PREFIX, "/usr")
 UNIT = "/etc/systemd/system/nodehealth.service"
 CONFIG = "/etc/nodehealth/config.yaml"
+# (make variables, where the binary, the unit and the config land)
+LAYOUTS = (
+    ({}, DEFAULT_PREFIX + "/bin/nodehealth", UNIT, CONFIG),
+    ({"PREFIX": "/usr"}, "/usr/bin/nodehealth", UNIT, CONFIG),
+    ({"PREFIX": "/opt/nodehealth", "SYSCONFDIR": "/opt/nodehealth/etc",
+      "UNITDIR": "/usr/lib/systemd/system"}, "/opt/nodehealth/bin/nodehealth",
+     "/usr/lib/systemd/system/nodehealth.service", "/opt/nodehealth/etc/nodehealth/config.yaml"),
+)
 
 
 def mode(path):
@@ -42,12 +50,11 @@ class MakeInstallTest(unittest.TestCase):
         self.destdir = tempfile.mkdtemp(prefix="nodehealth-e2e-install-")
         self.addCleanup(shutil.rmtree, self.destdir, True)
 
-    def make_install(self, prefix=None):
-        """prefix None: no PREFIX= at all, the Makefile's default as a user gets it."""
+    def make_install(self, variables=None):
+        """variables {}: no PREFIX= etc. at all, the Makefile's defaults as a user gets them."""
         args = ["make", "-C", ROOT, "-o", os.path.join(self.build, "nodehealth"), "install",
                 "BUILD=" + self.build, "DESTDIR=" + self.destdir]
-        if prefix is not None:
-            args.append("PREFIX=" + prefix)
+        args += ["%s=%s" % kv for kv in sorted((variables or {}).items())]
         r = subprocess.run(args, capture_output=True, text=True, timeout=120)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         return r.stdout
@@ -64,34 +71,35 @@ class MakeInstallTest(unittest.TestCase):
         self.assertIn("`%s`" % UNIT, section)
         self.assertIn("`%s`" % CONFIG, section)
         self.assertIn("`PREFIX=/usr`", section)
-        for prefix in PREFIXES:
-            with self.subTest(prefix=prefix):
+        for name in ("SYSCONFDIR", "UNITDIR"):
+            self.assertIn("`%s`" % name, section)
+        for variables, binary, unit, config in LAYOUTS:
+            with self.subTest(**variables):
                 self.new_destdir()
-                self.check_install(prefix)
+                self.check_install(variables, binary, unit, config)
 
-    def check_install(self, prefix):
-        binary = prefix + "/bin/nodehealth"
-        self.make_install(prefix)
+    def check_install(self, variables, binary, unit, config):
+        self.make_install(variables)
         self.assertTrue(filecmp.cmp(self.under(binary), self.built, shallow=False))
         self.assertEqual(mode(self.under(binary)), 0o755)
-        self.assertEqual(mode(self.under(UNIT)), 0o644)
-        self.assertTrue(filecmp.cmp(self.under(CONFIG), os.path.join(ROOT, "deploy", "host",
+        self.assertEqual(mode(self.under(unit)), 0o644)
+        self.assertTrue(filecmp.cmp(self.under(config), os.path.join(ROOT, "deploy", "host",
                                                                      "config.yaml"),
                                     shallow=False))
-        self.assertEqual(mode(self.under(CONFIG)), 0o644)
+        self.assertEqual(mode(self.under(config)), 0o644)
         installed = sorted(os.path.relpath(os.path.join(d, f), self.destdir)
                            for d, _, files in os.walk(self.destdir) for f in files)
-        self.assertEqual(installed, sorted(p.lstrip("/") for p in (binary, UNIT, CONFIG)))
+        self.assertEqual(installed, sorted(p.lstrip("/") for p in (binary, unit, config)))
 
-        # The installed unit is the repository's with ExecStart= naming this PREFIX's binary:
-        # the same lines but that one (and for the default PREFIX, the same bytes).
-        with open(self.under(UNIT)) as f:
+        # The installed unit is the repository's with ExecStart= naming these paths: the same
+        # lines but that one (and with the defaults, the same bytes).
+        with open(self.under(unit)) as f:
             text = f.read()
         with open(os.path.join(ROOT, "systemd", "nodehealth.service")) as f:
             repo = f.read()
         differ = [(a, b) for a, b in zip(repo.splitlines(), text.splitlines()) if a != b]
         self.assertEqual(len(repo.splitlines()), len(text.splitlines()))
-        if prefix == DEFAULT_PREFIX:
+        if not variables:
             self.assertEqual(text, repo)
         else:
             self.assertEqual(len(differ), 1, differ)
@@ -101,7 +109,7 @@ class MakeInstallTest(unittest.TestCase):
         self.assertEqual(argv[0], binary)
         self.assertTrue(os.access(self.under(argv[0]), os.X_OK), argv[0] + " not installed")
         self.assertEqual(argv[1], "run")
-        self.assertEqual(argv[argv.index("--config") + 1], CONFIG)
+        self.assertEqual(argv[argv.index("--config") + 1], config)
 
         # ... and that pair works: the installed binary reads the installed config.
         r = subprocess.run([self.under(argv[0]), "status", "--config",
