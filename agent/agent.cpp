@@ -75,6 +75,8 @@ const eval::Evaluation& Agent::tick() {
     }
   }
   first_ = false;
+  events_.record(last_.state.conditions, next.status, sample.oom_kills);
+  next.status.events = events_.events();
   for (Sink* sink : sinks_) sink->publish(sample, next.status);
   last_ = std::move(next);
   return last_;

@@ -8,6 +8,7 @@
 
 #include "agent/config/config.h"
 #include "agent/eval/evaluator.h"
+#include "agent/events.h"
 #include "agent/probes/probes.h"
 #include "agent/sources/sampler.h"
 #include "nodehealth/clock.h"
@@ -40,6 +41,7 @@ class Agent {
   std::vector<Sink*> sinks_;
   probes::ProbeSet* probes_ = nullptr;
   eval::Evaluation last_;
+  EventLog events_;
   bool first_ = true;
 };
 

@@ -98,6 +98,17 @@ nlohmann::ordered_json status_json(const Snapshot& snap) {
                           {"message", c.message}});
   }
   doc["conditions"] = std::move(conditions);
+  json events = json::array();  // newest first
+  for (auto it = snap.status.events.rbegin(); it != snap.status.events.rend(); ++it) {
+    json e = {{"time", format_rfc3339(it->at)}, {"kind", it->kind}};
+    if (!it->type.empty()) e["type"] = it->type;
+    if (!it->from.empty()) e["from"] = it->from;
+    if (!it->to.empty()) e["to"] = it->to;
+    e["reason"] = it->reason;
+    e["message"] = it->message;
+    events.push_back(std::move(e));
+  }
+  doc["events"] = std::move(events);
   json signals = json::array();
   for (const auto& s : snap.status.signals) {
     json thresholds = json::array();

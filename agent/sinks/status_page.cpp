@@ -43,7 +43,7 @@ table{width:100%;border-collapse:collapse}td{padding:5px 6px;border-top:1px soli
 <main>
 <section><h2>Conditions</h2><table id="conditions"></table></section>
 <section><h2>Eviction signals</h2><div id="signals"></div></section>
-<section><h2>Recent condition changes</h2><table id="changes"></table></section>
+<section><h2>Recent events</h2><table id="changes"></table></section>
 <section><h2>Sources</h2><table id="sources"></table></section>
 <section><h2>Endpoints</h2><table>
 <tr><td><a href="/metrics">/metrics</a><td>Prometheus metrics
@@ -85,21 +85,12 @@ function amount(v, unit) {
   return (v < 0 ? "-" : "") + (i ? a.toFixed(1) : a) + " " + IEC[i];
 }
 const known = s => ["True", "False", "Unknown"].includes(s) ? s : "Unknown";
-function stored(k, d) {
-  try { return JSON.parse(localStorage.getItem(k)) || d; } catch (e) { return d; }
-}
-function store(k, v) { try { localStorage.setItem(k, JSON.stringify(v)); } catch (e) {} }
-let changes = stored("nodehealth.changes", []), last = stored("nodehealth.last", {});
-let first = true;
 
 function render(doc) {
   const sampled = Date.parse(doc.sampledAt);
   $("node").textContent = doc.node ? "\u00b7 " + doc.node : "";
   document.title = "nodehealth " + (doc.node || "");
 
-  // The agent gives every condition its first transition time when it starts, so a later
-  // one is a change it saw before this page was opened: logged once, with no "from".
-  const start = Math.min(...doc.conditions.map(c => Date.parse(c.lastTransitionTime)));
   const count = {True: 0, False: 0, Unknown: 0};
   const ct = $("conditions");
   ct.replaceChildren();
@@ -113,31 +104,23 @@ function render(doc) {
     tr.dataset.type = c.type;
     tr.dataset.status = st;
     tr.cells[2].className = "r m";
-    const prev = last[c.type], flipped = prev != null && prev !== st;
-    const logged = changes.some(x => x.type === c.type && x.at === c.lastTransitionTime);
-    if (!logged && (flipped || (first && Date.parse(c.lastTransitionTime) > start)))
-      changes.push({at: c.lastTransitionTime, type: c.type, from: flipped ? prev : null, to: st,
-                    reason: c.reason});
-    last[c.type] = st;
   }
-  first = false;
   $("meta").textContent = "sampled " + age((Date.now() - sampled) / 1000) + " ago \u00b7 " +
     count.True + " True, " + count.Unknown + " Unknown, " + count.False + " False" +
     " \u00b7 refreshes every 5s";
-  changes.sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
-  changes = changes.slice(0, 50);
-  store("nodehealth.changes", changes);
-  store("nodehealth.last", last);
+  // The agent's own history (newest first): condition changes and OOM kills.
   const ch = $("changes");
   ch.replaceChildren();
-  for (const c of changes) {
-    const to = el("span", "pill " + known(c.to), c.to);
-    row(ch, [new Date(c.at).toLocaleTimeString("en-GB"), c.type,
-      el("span", "m", (c.from ? known(c.from) : "changed") + " \u2192"), to,
-      el("span", "m", c.reason)]);
+  for (const e of doc.events || []) {
+    const at = new Date(e.time).toLocaleTimeString("en-GB");
+    if (e.kind === "ConditionChanged")
+      row(ch, [at, e.type, el("span", "m", known(e.from) + " \u2192"),
+        el("span", "pill " + known(e.to), known(e.to)), el("span", "m", e.reason)]);
+    else
+      row(ch, [at, e.kind, "", el("span", "pill True", e.reason), el("span", "m", e.message)]);
   }
-  if (!changes.length)
-    row(ch, [el("span", "m", "no change seen since this page was first opened")]);
+  if (!ch.rows.length)
+    row(ch, [el("span", "m", "no condition change or OOM kill since the agent started")]);
 
   const sg = $("signals");
   sg.replaceChildren();

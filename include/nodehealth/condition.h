@@ -62,10 +62,23 @@ struct SignalValue {
   }
 };
 
+// Something the agent saw happen, kept in a short history for /status and the status page:
+// a condition changing status, or an OOM kill.
+struct StatusEvent {
+  TimePoint at{};
+  std::string kind;  // "ConditionChanged" | "OOMKill"
+  std::string type;  // the condition's type; "" for an OOM kill
+  std::string from;  // the status before ("True" | "False" | "Unknown"); "" for an OOM kill
+  std::string to;    // the status after; "" for an OOM kill
+  std::string reason;
+  std::string message;
+};
+
 struct NodeStatus {
   TimePoint evaluated_at{};
   std::vector<Condition> conditions;
   std::vector<SignalValue> signals;
+  std::vector<StatusEvent> events;  // the most recent, oldest first (agent/events.h)
 };
 
 // RFC 3339 UTC with whole seconds, e.g. "2026-04-18T18:20:18Z".

@@ -132,6 +132,13 @@ class ProbeTest(unittest.TestCase):
             self.assertIn("last: pid %d (python3) in cgroup %s" % (proc.pid, cgroup), c["message"])
             self.assertRegex(agent.logs(), r"oom kill: pid=%d comm=python3 cgroup=%s " %
                              (proc.pid, re.escape(cgroup)))
+            # ... and in the agent's recent events, with the condition's change.
+            events = agent.status()["events"]
+            self.assertIn({"kind": "OOMKill", "reason": "OOMKilled",
+                           "message": "pid %d (python3) in %s" % (proc.pid, cgroup)},
+                          [{k: e[k] for k in ("kind", "reason", "message")} for e in events])
+            self.assertIn(("RecentOOMKills", "False", "True"),
+                          [(e.get("type"), e.get("from"), e.get("to")) for e in events])
             self.assertGreaterEqual(metric(agent.metrics(), "nodehealth_oom_kills_total"), 1)
             assert_promtool_clean(self, agent.metrics())  # per-cgroup OOM labels included
 

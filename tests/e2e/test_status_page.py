@@ -266,10 +266,15 @@ class StatusPageInChromiumTest(unittest.TestCase):
                              ("up" if s["up"] else "down", re.escape(s["name"])))
 
     def test_the_change_is_listed(self):
+        # The agent's own history, in /status (newest first) and on the page.
+        (change,) = [e for e in self.status["events"]
+                     if e["kind"] == "ConditionChanged" and e["type"] == "MemoryPressure"]
+        self.assertEqual((change["from"], change["to"]), ("False", "True"))
+        self.assertEqual(change["reason"], "KubeletHasInsufficientMemory")
         changes = self.dom[self.dom.index('id="changes"'):]
         changes = changes[:changes.index("</table>")]
-        self.assertIn("MemoryPressure", changes)
-        self.assertIn('<span class="pill True">True</span>', changes)
+        self.assertRegex(changes, r"<td>MemoryPressure</td><td><span class=\"m\">False →"
+                                  r"</span></td><td><span class=\"pill True\">True</span>")
 
     def test_links(self):
         for path in ("/metrics", "/status", "/healthz"):

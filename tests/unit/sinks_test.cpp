@@ -68,6 +68,26 @@ TEST_CASE("facts §3 status JSON carries NodeCondition fields in RFC 3339", "[si
   CHECK_FALSE(doc["sources"][0].contains("error"));
 }
 
+TEST_CASE("status JSON lists the recent events newest first", "[sinks]") {
+  auto snap = snapshot();
+  const TimePoint t = snap.status.evaluated_at;
+  CHECK(sinks::status_json(snap)["events"].empty());
+  snap.status.events = {
+      {t - 60s, "ConditionChanged", "MemoryPressure", "False", "True",
+       "KubeletHasInsufficientMemory", "kubelet has insufficient memory available"},
+      {t - 10s, "OOMKill", "", "", "", "OOMKilled", "pid 7 (x) in /a"}};
+  const auto events = sinks::status_json(snap)["events"];
+  REQUIRE(events.size() == 2);
+  CHECK(events[0]["kind"] == "OOMKill");
+  CHECK(events[0]["time"] == "2026-04-18T18:20:08Z");
+  CHECK_FALSE(events[0].contains("type"));
+  CHECK(events[0]["message"] == "pid 7 (x) in /a");
+  CHECK(events[1]["type"] == "MemoryPressure");
+  CHECK(events[1]["from"] == "False");
+  CHECK(events[1]["to"] == "True");
+  CHECK(events[1]["reason"] == "KubeletHasInsufficientMemory");
+}
+
 TEST_CASE("status table has kubectl's Conditions columns and the signals", "[sinks]") {
   const std::string t = sinks::status_table(snapshot());
   CHECK(t.find("Conditions:\n  Type             Status   LastHeartbeatTime") != std::string::npos);
