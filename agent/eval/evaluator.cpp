@@ -328,6 +328,27 @@ void contention_conditions(const Sample& s, const EvalState& prev, const EvalCon
                                      cfg.io_contention_percent, pods_no_data, prev, now));
 }
 
+// The first few exposed archives by name, with what is wrong ("a.tar (mode 0644), b.tar
+// (owned by uid 1000), and 3 more"), so that whoever is paged knows which files to fix.
+std::string exposed_archive_names(const checkpoint::CheckpointAudit& a) {
+  constexpr std::size_t kNamed = 3;
+  std::vector<std::string> named;
+  std::string last_path;
+  for (const auto& f : a.findings) {  // sorted by path
+    if ((f.kind != "mode" && f.kind != "owner") || f.path == last_path) continue;
+    last_path = f.path;
+    if (named.size() == kNamed) break;
+    const auto slash = f.path.rfind('/');
+    const std::string name = slash == std::string::npos ? f.path : f.path.substr(slash + 1);
+    const auto comma = f.message.find(',');
+    named.push_back(fmt::format("{} ({})", name, f.message.substr(0, comma)));
+  }
+  std::string out = fmt::format("{}", fmt::join(named, ", "));
+  if (a.exposed_archives > named.size())
+    out += fmt::format(", and {} more", a.exposed_archives - named.size());
+  return out;
+}
+
 // Checkpoint archives hold every memory page of their container (facts §6): one
 // readable by anyone but root, or a checkpoint directory open to others, is a leak.
 Condition checkpoint_condition(const Sample& s, const EvalState& prev, TimePoint now) {
@@ -343,8 +364,8 @@ Condition checkpoint_condition(const Sample& s, const EvalState& prev, TimePoint
   }
   if (a->exposed_archives > 0)
     return make(ConditionStatus::kTrue, "CheckpointArchivesReadable",
-                fmt::format("{} checkpoint archive(s) in {} readable by users other than root",
-                            a->exposed_archives, a->dir));
+                fmt::format("{} checkpoint archive(s) in {} readable by users other than root: {}",
+                            a->exposed_archives, a->dir, exposed_archive_names(*a)));
   if (!a->dir_mode_ok)
     return make(ConditionStatus::kTrue, "CheckpointDirectoryOpen",
                 fmt::format("checkpoint directory {} is not root-owned mode 0700 (mode {:o})",

@@ -135,6 +135,23 @@ class AuditTest(unittest.TestCase):
         os.chmod(path, mode)
         return path
 
+    def test_the_agents_condition_names_the_exposed_archives(self):
+        need_root()  # root-owned archives: only the mode exposes them
+        os.chmod(self.dir, 0o700)
+        self.archive("checkpoint-a.tar", 1024, 0o644)
+        self.archive("checkpoint-b.tar", 1024, 0o600)
+        self.archive("checkpoint-c.tar", 1024, 0o604)
+        cfg = ("apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
+               "checkpointDir: %s\nprobes:\n  enabled: false\n" % self.dir)
+        with Agent(config=cfg) as agent:
+            c = wait_until(lambda: (lambda c: c if c["status"] == "True" else None)(
+                agent.condition("CheckpointArchivesExposed")), 30, interval=0.5,
+                what="CheckpointArchivesExposed True")
+        self.assertEqual(c["reason"], "CheckpointArchivesReadable")
+        self.assertEqual(c["message"],
+                         "2 checkpoint archive(s) in %s readable by users other than root: "
+                         "checkpoint-a.tar (mode 0644), checkpoint-c.tar (mode 0604)" % self.dir)
+
     def test_findings_name_every_exposed_archive(self):
         os.chmod(self.dir, 0o755)
         exposed = self.archive("checkpoint-web-0_default-nginx-2026-11-25T10:11:12Z.tar", 2048,

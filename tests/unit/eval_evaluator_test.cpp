@@ -606,9 +606,23 @@ TEST_CASE("facts §6 checkpoint archives readable by others set CheckpointArchiv
   CHECK(cond(ev, "CheckpointArchivesExposed").reason == "CheckpointArchivesPrivate");
 
   audit->exposed_archives = 2;
+  const std::string d = audit->dir + "/";
+  audit->findings = {{d + "a.tar", "mode", "mode 0644, want 0600: group and others readable"},
+                     {d + "a.tar", "owner", "owned by uid 1000, want root"},
+                     {d + "b.tar", "owner", "owned by uid 1000, want root"}};
   ev = eval::evaluate(s, ev.state, kubelet_defaults(), clock.now());
   CHECK(cond(ev, "CheckpointArchivesExposed").status == ConditionStatus::kTrue);
   CHECK(cond(ev, "CheckpointArchivesExposed").reason == "CheckpointArchivesReadable");
+  CHECK(cond(ev, "CheckpointArchivesExposed").message ==
+        "2 checkpoint archive(s) in /var/lib/kubelet/checkpoints readable by users other than "
+        "root: a.tar (mode 0644), b.tar (owned by uid 1000)");
+  audit->exposed_archives = 5;  // more than are named
+  for (const char* n : {"c.tar", "d.tar", "e.tar"})
+    audit->findings.push_back({d + n, "mode", "mode 0604, want 0600: others readable"});
+  ev = eval::evaluate(s, ev.state, kubelet_defaults(), clock.now());
+  CHECK(cond(ev, "CheckpointArchivesExposed").message.ends_with(
+      "root: a.tar (mode 0644), b.tar (owned by uid 1000), c.tar (mode 0604), and 2 more"));
+  audit->findings.clear();
 
   audit->exposed_archives = 0;
   audit->dir_mode_ok = false;
