@@ -39,9 +39,9 @@ struct EvictionSettings {
   ThresholdMap minimum_reclaim;  // only for signals with a hard or soft threshold
   std::chrono::nanoseconds pressure_transition_period = std::chrono::minutes(5);
   bool merge_default_eviction_settings = false;
-  // For allocatableMemory.available: node allocatable memory = capacity - kubeReserved[memory]
-  // - systemReserved[memory] - the hard memory.available threshold (resolved against capacity),
-  // as the kubelet's GetNodeAllocatableReservation / hardEvictionReservation compute it.
+  // Parsed and validated as the kubelet does (kubeReserved[memory], systemReserved[memory]);
+  // allocatableMemory.available itself is measured against the kubepods cgroup's limit, which
+  // is what the kubelet enforces those reservations through (eval/evaluator.cpp).
   std::optional<double> kube_reserved_memory_bytes, system_reserved_memory_bytes;
   std::vector<std::string> enforce_node_allocatable = {"pods"};
   // "hard/<signal>", "soft/<signal>", "gracePeriod/<signal>", "minimumReclaim/<signal>" -> the
