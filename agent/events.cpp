@@ -9,8 +9,8 @@ void EventLog::push(StatusEvent e) {
   while (events_.size() > capacity_) events_.pop_front();
 }
 
-void EventLog::record(const std::map<std::string, Condition, std::less<>>& previous, const NodeStatus& next,
-                      const std::vector<OomKill>& kills) {
+void EventLog::record(const std::map<std::string, Condition, std::less<>>& previous,
+                      const NodeStatus& next, const std::vector<OomKill>& kills) {
   for (const auto& k : kills) {
     std::string message = fmt::format("pid {} ({}) in {}", k.pid, k.comm, k.cgroup);
     if (!k.pod_uid.empty()) message += fmt::format(", pod {}", k.pod_uid);

@@ -620,8 +620,10 @@ TEST_CASE("facts §6 checkpoint archives readable by others set CheckpointArchiv
   for (const char* n : {"c.tar", "d.tar", "e.tar"})
     audit->findings.push_back({d + n, "mode", "mode 0604, want 0600: others readable"});
   ev = eval::evaluate(s, ev.state, kubelet_defaults(), clock.now());
-  CHECK(cond(ev, "CheckpointArchivesExposed").message.ends_with(
-      "root: a.tar (mode 0644), b.tar (owned by uid 1000), c.tar (mode 0604), and 2 more"));
+  CHECK(
+      cond(ev, "CheckpointArchivesExposed")
+          .message.ends_with(
+              "root: a.tar (mode 0644), b.tar (owned by uid 1000), c.tar (mode 0604), and 2 more"));
   audit->findings.clear();
 
   audit->exposed_archives = 0;

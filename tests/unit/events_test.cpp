@@ -11,8 +11,8 @@ namespace {
 const TimePoint kT = TimePoint{} + 1776536418s;
 
 Condition cond(std::string type, ConditionStatus st, TimePoint transition) {
-  return {std::move(type), st, "Reason" + std::string(to_string(st)), "message", transition,
-          transition};
+  return {std::move(type), st,         "Reason" + std::string(to_string(st)),
+          "message",       transition, transition};
 }
 
 std::map<std::string, Condition, std::less<>> by_type(const NodeStatus& s) {
