@@ -343,10 +343,10 @@ std::string exposed_archive_names(const checkpoint::CheckpointAudit& a) {
     const auto comma = f.message.find(',');
     named.push_back(fmt::format("{} ({})", name, f.message.substr(0, comma)));
   }
-  std::string out = fmt::format("{}", fmt::join(named, ", "));
   if (a.exposed_archives > named.size())
-    out += fmt::format(", and {} more", a.exposed_archives - named.size());
-  return out;
+    named.push_back(
+        fmt::format("{}{} more", named.empty() ? "" : "and ", a.exposed_archives - named.size()));
+  return fmt::format("{}", fmt::join(named, ", "));
 }
 
 // Checkpoint archives hold every memory page of their container (facts §6): one
