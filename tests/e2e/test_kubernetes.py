@@ -377,20 +377,29 @@ class KubernetesSinkTest(PkiWorkTestCase):
                         with open(os.path.join(cg, "cgroup.procs"), "w") as f:
                             f.write(str(os.getpid()))
                     t0 = time.monotonic()
+
+                    def kills_counted():
+                        m = wait_until(lambda: [l for l in agent.metrics().splitlines()
+                                                if l.startswith("nodehealth_oom_kills_total ")],
+                                       10, what="kills counted")
+                        return float(m[0].split()[1])
                     # bigheap workers grow until the cgroup's OOM killer kills them; stress-ng
-                    # restarts them: a storm of real OOM kills, bounded to 6 seconds.
-                    subprocess.run(["stress-ng", "--bigheap", "4", "--timeout", "6s"],
-                                   preexec_fn=enter, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL, timeout=60)
-                    time.sleep(2)  # the last kills drained, counted and aggregated
-                    m = wait_until(lambda: [l for l in agent.metrics().splitlines()
-                                            if l.startswith("nodehealth_oom_kills_total ")], 10,
-                                   what="kills counted")
-                    kills = float(m[0].split()[1])
+                    # restarts them: a storm of real OOM kills, in rounds of 6 seconds until
+                    # at least 20 (a busy machine kills fewer per round), at most 3 rounds.
+                    for rounds in range(1, 4):
+                        subprocess.run(["stress-ng", "--bigheap", "4", "--timeout", "6s"],
+                                       preexec_fn=enter, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, timeout=60)
+                        time.sleep(2)  # the last kills drained, counted and aggregated
+                        kills = kills_counted()
+                        if kills >= 20:
+                            break
                     writes = s.requests(path_re=r"/events", since=t0)
-                    print("  %d real OOM kills -> %d event writes" % (kills, len(writes)))
+                    print("  %d real OOM kills in %d round(s) of 6s -> %d event writes" %
+                          (kills, rounds, len(writes)))
                     self.assertGreaterEqual(kills, 20)
-                    self.assertLessEqual(len(writes), 30)
+                    self.assertLessEqual(len(writes), 30 * rounds)
+                    self.assertLess(len(writes), kills)
                     oom = [e for e in s.events.values() if e["reason"] == "OOMKilling"]
                     self.assertTrue(oom)
                     self.assertLessEqual(sum(e["count"] for e in oom), kills)
