@@ -62,20 +62,17 @@ const eval::Evaluation& Agent::tick() {
     spdlog::warn("oom kill: pid={} comm={} cgroup={} pod_uid={} container_id={}", k.pid, k.comm,
                  k.cgroup, k.pod_uid, k.container_id);
   eval::Evaluation next = eval::evaluate(sample, last_.state, eval_cfg_, now);
-  for (const auto& c : next.status.conditions) {
-    auto prev = last_.state.conditions.find(c.type);
-    if (first_ || prev == last_.state.conditions.end()) {
+  for (const auto& c : next.status.conditions)
+    if (first_ || !last_.state.conditions.contains(c.type))
       spdlog::info("condition: {} is {} reason={} message=\"{}\"", c.type, to_string(c.status),
                    c.reason, c.message);
-    } else if (prev->second.status != c.status) {
-      const auto level =
-          c.status == ConditionStatus::kFalse ? spdlog::level::info : spdlog::level::warn;
-      spdlog::log(level, "condition changed: {} {} -> {} reason={} message=\"{}\"", c.type,
-                  to_string(prev->second.status), to_string(c.status), c.reason, c.message);
-    }
-  }
   first_ = false;
-  events_.record(last_.state.conditions, next.status, sample.oom_kills);
+  // The changes, as the recent events record them.
+  for (const StatusEvent& e : events_.record(last_.state.conditions, next.status, sample.oom_kills))
+    if (e.kind == "ConditionChanged")
+      spdlog::log(e.to == "False" ? spdlog::level::info : spdlog::level::warn,
+                  "condition changed: {} {} -> {} reason={} message=\"{}\"", e.type, e.from, e.to,
+                  e.reason, e.message);
   next.status.events = events_.events();
   for (Sink* sink : sinks_) sink->publish(sample, next.status);
   last_ = std::move(next);

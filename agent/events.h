@@ -18,9 +18,10 @@ class EventLog {
   explicit EventLog(std::size_t capacity = kDefaultCapacity) : capacity_(capacity) {}
 
   // Records the OOM kills of this sample, and each condition of `next` whose status differs
-  // from the one in `previous` (a condition new in `next` is a first report, not a change).
-  void record(const std::map<std::string, Condition, std::less<>>& previous, const NodeStatus& next,
-              const std::vector<OomKill>& kills);
+  // from the one in `previous` (a condition new in `next` is a first report, not a change);
+  // returns what it recorded, oldest first.
+  std::vector<StatusEvent> record(const std::map<std::string, Condition, std::less<>>& previous,
+                                  const NodeStatus& next, const std::vector<OomKill>& kills);
   // Oldest first.
   std::vector<StatusEvent> events() const { return {events_.begin(), events_.end()}; }
 

@@ -70,17 +70,19 @@ def memory_cgroup(tag, limit=None):
 
 
 @contextlib.contextmanager
-def tp_btf(enabled):
-    """An agent started inside this block loads its BTF raw tracepoint programs (enabled),
-    or the classic-tracepoint fallbacks (not enabled), whatever the kernel offers."""
-    if enabled:
-        yield
-        return
-    os.environ["NODEHEALTH_TEST_NO_TP_BTF"] = "1"
+def override_env(name, value):
+    """An agent started inside this block sees the test override `name`=`value`."""
+    os.environ[name] = value
     try:
         yield
     finally:
-        del os.environ["NODEHEALTH_TEST_NO_TP_BTF"]
+        del os.environ[name]
+
+
+def tp_btf(enabled):
+    """An agent started inside this block loads its BTF raw tracepoint programs (enabled),
+    or the classic-tracepoint fallbacks (not enabled), whatever the kernel offers."""
+    return contextlib.nullcontext() if enabled else override_env("NODEHEALTH_TEST_NO_TP_BTF", "1")
 
 
 def loaded_programs(text, probe):
@@ -275,12 +277,9 @@ class ProbeTest(unittest.TestCase):
             subprocess.run(["ip", "netns", "delete", ns])
 
     def test_missing_tracepoint_degrades_alone(self):
-        os.environ["NODEHEALTH_TEST_MISSING_TRACEPOINTS"] = "sched/sched_process_fork"
-        try:
+        with override_env("NODEHEALTH_TEST_MISSING_TRACEPOINTS", "sched/sched_process_fork"):
             agent_cm = Agent()
             agent = agent_cm.__enter__()
-        finally:
-            del os.environ["NODEHEALTH_TEST_MISSING_TRACEPOINTS"]
         try:
             m = agent.metrics()
             self.assertEqual(metric(m, "nodehealth_probe_up", probe="fork"), 0)
@@ -297,12 +296,9 @@ class ProbeTest(unittest.TestCase):
             agent_cm.__exit__(None, None, None)
 
     def test_reclaim_without_memcg_tracepoints_falls_back_to_direct_only(self):
-        os.environ["NODEHEALTH_TEST_MISSING_TRACEPOINTS"] = "vmscan/mm_vmscan_memcg_reclaim_end"
-        try:
+        with override_env("NODEHEALTH_TEST_MISSING_TRACEPOINTS", "vmscan/mm_vmscan_memcg_reclaim_end"):
             agent_cm = Agent()
             agent = agent_cm.__enter__()
-        finally:
-            del os.environ["NODEHEALTH_TEST_MISSING_TRACEPOINTS"]
         try:
             m = agent.metrics()
             self.assertEqual(metric(m, "nodehealth_probe_up", probe="reclaim"), 1)
