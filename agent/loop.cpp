@@ -14,6 +14,8 @@ Result<std::unique_ptr<EventLoop>> EventLoop::create() {
   if (!loop->epoll_) return errno_error("epoll_create1", errno);
   loop->timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
   if (!loop->timer_) return errno_error("timerfd_create", errno);
+  loop->soon_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  if (!loop->soon_) return errno_error("timerfd_create", errno);
 
   sigset_t mask;
   sigemptyset(&mask);
@@ -24,7 +26,7 @@ Result<std::unique_ptr<EventLoop>> EventLoop::create() {
   loop->signals_.reset(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!loop->signals_) return errno_error("signalfd", errno);
 
-  for (int fd : {loop->timer_.get(), loop->signals_.get()}) {
+  for (int fd : {loop->timer_.get(), loop->soon_.get(), loop->signals_.get()}) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
@@ -45,14 +47,31 @@ Result<void> EventLoop::watch(int fd, std::function<void()> on_ready, uint32_t e
   return {};
 }
 
-Result<void> EventLoop::arm_timer(std::chrono::nanoseconds delay) {
+namespace {
+
+Result<void> arm_once(int fd, std::chrono::nanoseconds delay) {
   if (delay <= std::chrono::nanoseconds::zero()) delay = std::chrono::nanoseconds(1);
   itimerspec spec{};
   spec.it_value.tv_sec = static_cast<time_t>(delay.count() / 1'000'000'000);
   spec.it_value.tv_nsec = static_cast<long>(delay.count() % 1'000'000'000);
-  if (::timerfd_settime(timer_.get(), 0, &spec, nullptr) != 0)
-    return errno_error("timerfd_settime", errno);
+  if (::timerfd_settime(fd, 0, &spec, nullptr) != 0) return errno_error("timerfd_settime", errno);
   return {};
+}
+
+// Consumes a timer's expiry: true when it had fired.
+bool expired(int fd) {
+  uint64_t expirations = 0;
+  return ::read(fd, &expirations, sizeof expirations) == sizeof expirations;
+}
+
+}  // namespace
+
+Result<void> EventLoop::arm_timer(std::chrono::nanoseconds delay) {
+  return arm_once(timer_.get(), delay);
+}
+
+Result<void> EventLoop::arm_soon(std::chrono::nanoseconds delay) {
+  return arm_once(soon_.get(), delay);
 }
 
 Result<int> EventLoop::run() {
@@ -69,9 +88,9 @@ Result<int> EventLoop::run() {
         signalfd_siginfo info{};
         if (::read(fd, &info, sizeof info) == sizeof info) return static_cast<int>(info.ssi_signo);
       } else if (fd == timer_.get()) {
-        uint64_t expirations = 0;
-        if (::read(fd, &expirations, sizeof expirations) == sizeof expirations && on_timer_)
-          on_timer_();
+        if (expired(fd) && on_timer_) on_timer_();
+      } else if (fd == soon_.get()) {
+        if (expired(fd) && on_soon_) on_soon_();
       } else if (auto it = handlers_.find(fd); it != handlers_.end()) {
         it->second();
       }

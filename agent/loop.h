@@ -1,4 +1,5 @@
-// One epoll loop for the whole agent: a timerfd for ticks, a signalfd for
+// One epoll loop for the whole agent: a timerfd for ticks (and one for work an
+// event defers by a little), a signalfd for
 // SIGINT/SIGTERM, and any other fd (PSI triggers, BPF ring buffers, inotify)
 // that wants to wake the loop. No thread per source.
 #pragma once
@@ -26,6 +27,9 @@ class EventLoop {
   // Arms the tick timer to fire once after `delay` (re-arm from the callback).
   Result<void> arm_timer(std::chrono::nanoseconds delay);
   void on_timer(std::function<void()> cb) { on_timer_ = std::move(cb); }
+  // A second one-shot timer, for work that an event asks for a little later.
+  Result<void> arm_soon(std::chrono::nanoseconds delay);
+  void on_soon(std::function<void()> cb) { on_soon_ = std::move(cb); }
 
   // Runs until stop() or a termination signal. Returns the signal number that
   // ended it (0 for stop()).
@@ -34,9 +38,9 @@ class EventLoop {
 
  private:
   EventLoop() = default;
-  UniqueFd epoll_, timer_, signals_;
+  UniqueFd epoll_, timer_, soon_, signals_;
   std::map<int, std::function<void()>> handlers_;
-  std::function<void()> on_timer_;
+  std::function<void()> on_timer_, on_soon_;
   bool stopping_ = false;
 };
 

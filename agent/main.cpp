@@ -195,6 +195,9 @@ int cmd_status(int argc, char** argv) {
 
 // Each tick is the interval +/- 5%, so a fleet started together does not sample
 // (and later patch the API) at the same instant.
+// The shortest time between two samples that events (PSI triggers, an OOM kill) ask for.
+constexpr std::chrono::milliseconds kEventSampleGap{50};
+
 std::chrono::nanoseconds jittered(std::chrono::nanoseconds interval, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> d(0.95, 1.05);
   return std::chrono::nanoseconds(static_cast<int64_t>(double(interval.count()) * d(rng)));
@@ -425,6 +428,23 @@ int cmd_run(int argc, char** argv) {
     nh::sandbox::test_hook_tick();
     if (ready) notifier.keepalive(last_tick);
   };
+  // An event (a PSI trigger, a probe's ring buffer) samples now, or, within kEventSampleGap
+  // of the last sample, as soon as that gap has passed: never dropped, at most one extra
+  // sample per gap however often the kernel reports.
+  bool soon_armed = false;
+  auto tick_soon = [&] {
+    const auto since = std::chrono::steady_clock::now() - last_tick;
+    if (since >= kEventSampleGap) {
+      tick();
+    } else if (!soon_armed) {
+      if (auto r = l.arm_soon(kEventSampleGap - since); r) soon_armed = true;
+    }
+  };
+  l.on_soon([&] {
+    soon_armed = false;
+    // A tick since the event has sampled it already.
+    if (std::chrono::steady_clock::now() - last_tick >= kEventSampleGap) tick();
+  });
   std::vector<nh::sources::PsiTrigger> triggers;
   if (cfg->psi_triggers && cfg->source_on("psi")) {
     std::vector<std::string> errors;
@@ -437,11 +457,8 @@ int cmd_run(int argc, char** argv) {
       auto r = l.watch(
           t.fd.get(),
           [&, resource = t.resource] {
-            // At most one extra sample per 100ms, however often the kernel reports.
-            if (std::chrono::steady_clock::now() - last_tick < std::chrono::milliseconds(100))
-              return;
             spdlog::debug("psi trigger: {} stalls, sampling now", resource);
-            tick();
+            tick_soon();
           },
           EPOLLPRI);
       if (!r) spdlog::warn("psi trigger not watched: {}", r.error().message);
@@ -452,11 +469,11 @@ int cmd_run(int argc, char** argv) {
                    nh::parse::format_duration(cfg->psi_trigger_window));
   }
 
-  // Probe events (an OOM kill) are drained at once and sampled within 100ms.
+  // Probe events (an OOM kill) are drained at once and sampled within kEventSampleGap.
   for (auto [fd, probe] : probe_set.event_fds()) {
     auto r = l.watch(fd, [&, probe = probe] {
       probe->drain();
-      if (std::chrono::steady_clock::now() - last_tick >= std::chrono::milliseconds(100)) tick();
+      tick_soon();
     });
     if (!r) spdlog::warn("probe events not watched: {}", r.error().message);
   }

@@ -1,0 +1,82 @@
+// The event loop's two timers and its watched fds, on real timerfds and a pipe.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "agent/loop.h"
+
+using namespace nodehealth;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+
+// EventLoop::create blocks SIGINT and SIGTERM for the thread; the test gives them back.
+struct SignalMaskGuard {
+  sigset_t saved;
+  SignalMaskGuard() { pthread_sigmask(SIG_SETMASK, nullptr, &saved); }
+  ~SignalMaskGuard() { pthread_sigmask(SIG_SETMASK, &saved, nullptr); }
+};
+
+}  // namespace
+
+TEST_CASE("the soon timer fires once, after its delay, apart from the tick timer", "[loop]") {
+  SignalMaskGuard guard;
+  auto loop = EventLoop::create();
+  REQUIRE(loop);
+  auto& l = **loop;
+  int ticks = 0, soons = 0;
+  Clock::time_point armed, fired;
+  l.on_timer([&] {
+    ++ticks;
+    armed = Clock::now();
+    REQUIRE(l.arm_soon(milliseconds(30)));
+  });
+  l.on_soon([&] {
+    ++soons;
+    fired = Clock::now();
+    l.stop();
+  });
+  REQUIRE(l.arm_timer(milliseconds(5)));
+  auto ended = l.run();
+  REQUIRE(ended);
+  CHECK(*ended == 0);
+  CHECK(ticks == 1);
+  CHECK(soons == 1);
+  CHECK(fired - armed >= milliseconds(30));
+}
+
+TEST_CASE("re-arming the soon timer replaces its deadline; a watched fd is served", "[loop]") {
+  SignalMaskGuard guard;
+  auto loop = EventLoop::create();
+  REQUIRE(loop);
+  auto& l = **loop;
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  int reads = 0, soons = 0;
+  Clock::time_point start = Clock::now(), fired;
+  REQUIRE(l.watch(fds[0], [&] {
+    char c;
+    REQUIRE(::read(fds[0], &c, 1) == 1);
+    ++reads;
+  }));
+  l.on_soon([&] {
+    ++soons;
+    fired = Clock::now();
+    l.stop();
+  });
+  REQUIRE(l.arm_soon(milliseconds(500)));
+  REQUIRE(l.arm_soon(milliseconds(20)));  // the later call wins
+  REQUIRE(::write(fds[1], "x", 1) == 1);
+  auto ended = l.run();
+  REQUIRE(ended);
+  CHECK(reads == 1);
+  CHECK(soons == 1);
+  CHECK(fired - start >= milliseconds(20));
+  CHECK(fired - start < milliseconds(400));
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
