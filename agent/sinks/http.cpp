@@ -3,7 +3,7 @@
 #include <CivetServer.h>
 #include <civetweb.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
+#include <sys/random.h>
 
 #include <atomic>
 #include <cstring>
@@ -99,8 +99,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen,
     if (!ctx) return std::unexpected(ctx.error());
     tls = std::move(*ctx);
   }
+  // getrandom(2), not RAND_bytes: without TLS, OpenSSL is never initialized (its providers
+  // and configuration would be about 2 MiB of the agent's resident memory).
   unsigned char random[16];
-  if (RAND_bytes(random, sizeof random) != 1)
+  if (::getrandom(random, sizeof random, 0) != static_cast<ssize_t>(sizeof random))
     return fail("http: no randomness for the gate secret");
   std::string secret;
   for (const unsigned char b : random) secret += fmt::format("{:02x}", b);
