@@ -16,14 +16,16 @@ BUILD    ?= build
 SAN_FLAGS :=
 endif
 CXX      ?= g++
-PKGS     := yaml-cpp spdlog fmt prometheus-cpp-core libcurl zlib libbpf libseccomp \
+PKGS     := yaml-cpp spdlog fmt prometheus-cpp-core zlib libbpf libseccomp \
             openssl libcrypt
 OPT      ?= -O2
 CXXFLAGS ?= $(OPT) -g
 CXXFLAGS += -std=c++23 -Wall -Wextra -Werror -Wno-missing-field-initializers -pthread \
             -I. -Iinclude -MMD -MP $(SAN_FLAGS)
 # pkg-config is asked only by the build, so `make deps` works on a bare machine.
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# libcurl's headers only: the agent loads libcurl.so.4 when a Kubernetes client is first made
+# (agent/kube/curl_lib.h), so a plain host never maps it and its dependencies.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcivetweb-cpp -lcivetweb
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 COMMIT   := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)

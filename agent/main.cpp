@@ -29,6 +29,7 @@
 #include "agent/config/config.h"
 #include "agent/json_text.h"
 #include "agent/kube/client.h"
+#include "agent/kube/curl_lib.h"
 #include "agent/loop.h"
 #include "agent/notify.h"
 #include "agent/parse/quantity.h"
@@ -227,6 +228,8 @@ nh::Result<std::unique_ptr<nh::sinks::KubernetesSink>> kubernetes_sink(
     cluster = std::move(*in);
   }
   if (!cluster) return std::unexpected(cluster.error());
+  // Loaded now, while the agent may still open files anywhere: a missing libcurl fails the start.
+  if (auto curl = nh::kube::curl_api(); !curl) return std::unexpected(curl.error());
   nh::sinks::KubeOptions o;
   o.node = node;
   o.heartbeat = cfg.kube_heartbeat;

@@ -1,6 +1,7 @@
 #include "agent/kube/client.h"
 
-#include <curl/curl.h>
+#include "agent/kube/curl_lib.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -9,7 +10,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <sstream>
 
 namespace nodehealth::kube {
@@ -179,13 +179,11 @@ Result<ClusterConfig> load_kubeconfig(const std::string& path) {
 
 Client::Client(ClusterConfig cfg, std::chrono::milliseconds timeout)
     : cfg_(std::move(cfg)), timeout_(timeout) {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  curl_ = curl_easy_init();
+  if (auto api = curl_api(); api) curl_ = (*api)->easy_init();
 }
 
 Client::~Client() {
-  if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
+  if (curl_) (*curl_api())->easy_cleanup(static_cast<CURL*>(curl_));
 }
 
 Result<std::string> Client::bearer() {
@@ -271,6 +269,9 @@ Result<Response> Client::request(const std::string& method, const std::string& p
 
 Result<Response> Client::perform(const std::string& method, const std::string& path,
                                  const std::string& content_type, const std::string& body) {
+  auto loaded = curl_api();
+  if (!loaded) return std::unexpected(loaded.error());
+  const CurlApi& api = **loaded;
   CURL* c = static_cast<CURL*>(curl_);
   if (!c) return fail("curl_easy_init failed");
   auto token = bearer();
@@ -283,65 +284,65 @@ Result<Response> Client::perform(const std::string& method, const std::string& p
     if (left.count() <= 0) return fail(method + " " + url + ": not sent, the deadline passed");
     timeout = std::min(timeout, left);
   }
-  curl_easy_reset(c);
+  api.easy_reset(c);
   Response r;
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, long(timeout.count()));
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, long(std::min<int64_t>(timeout.count(), 5000)));
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &deadline_ns_);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.retry_after);
-  curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(64) << 20);  // a Node is KiBs
+  api.setopt(c, CURLOPT_URL, url.c_str());
+  api.setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  api.setopt(c, CURLOPT_NOSIGNAL, 1L);
+  api.setopt(c, CURLOPT_TIMEOUT_MS, long(timeout.count()));
+  api.setopt(c, CURLOPT_CONNECTTIMEOUT_MS, long(std::min<int64_t>(timeout.count(), 5000)));
+  api.setopt(c, CURLOPT_NOPROGRESS, 0L);
+  api.setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+  api.setopt(c, CURLOPT_XFERINFODATA, &deadline_ns_);
+  api.setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+  api.setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  api.setopt(c, CURLOPT_WRITEDATA, &r.body);
+  api.setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  api.setopt(c, CURLOPT_HEADERDATA, &r.retry_after);
+  api.setopt(c, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(64) << 20);  // a Node is KiBs
   curl_blob ca{}, cert{}, key{};
-  if (!cfg_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, cfg_.ca_file.c_str());
+  if (!cfg_.ca_file.empty()) api.setopt(c, CURLOPT_CAINFO, cfg_.ca_file.c_str());
   if (!cfg_.ca_pem.empty()) {
     ca = {cfg_.ca_pem.data(), cfg_.ca_pem.size(), CURL_BLOB_COPY};
-    curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca);
+    api.setopt(c, CURLOPT_CAINFO_BLOB, &ca);
   }
-  if (!cfg_.cert_file.empty()) curl_easy_setopt(c, CURLOPT_SSLCERT, cfg_.cert_file.c_str());
-  if (!cfg_.key_file.empty()) curl_easy_setopt(c, CURLOPT_SSLKEY, cfg_.key_file.c_str());
+  if (!cfg_.cert_file.empty()) api.setopt(c, CURLOPT_SSLCERT, cfg_.cert_file.c_str());
+  if (!cfg_.key_file.empty()) api.setopt(c, CURLOPT_SSLKEY, cfg_.key_file.c_str());
   if (!cfg_.cert_pem.empty()) {
     cert = {cfg_.cert_pem.data(), cfg_.cert_pem.size(), CURL_BLOB_COPY};
-    curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cert);
+    api.setopt(c, CURLOPT_SSLCERT_BLOB, &cert);
   }
   if (!cfg_.key_pem.empty()) {
     key = {cfg_.key_pem.data(), cfg_.key_pem.size(), CURL_BLOB_COPY};
-    curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key);
+    api.setopt(c, CURLOPT_SSLKEY_BLOB, &key);
   }
   if (cfg_.insecure) {
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    api.setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    api.setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   curl_slist* headers = nullptr;
-  headers = curl_slist_append(headers, "Accept: application/json");
+  headers = api.slist_append(headers, "Accept: application/json");
   std::string auth;
   if (!token->empty()) {
     auth = "Authorization: Bearer " + *token;
-    headers = curl_slist_append(headers, auth.c_str());
+    headers = api.slist_append(headers, auth.c_str());
   }
   std::string ct;
   if (!content_type.empty()) {
     ct = "Content-Type: " + content_type;
-    headers = curl_slist_append(headers, ct.c_str());
+    headers = api.slist_append(headers, ct.c_str());
   }
   if (!body.empty() || method == "POST" || method == "PATCH") {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.size()));
+    api.setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+    api.setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.size()));
   }
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  const CURLcode rc = curl_easy_perform(c);
-  curl_slist_free_all(headers);
+  api.setopt(c, CURLOPT_HTTPHEADER, headers);
+  const CURLcode rc = api.easy_perform(c);
+  api.slist_free_all(headers);
   if (rc == CURLE_ABORTED_BY_CALLBACK)
     return fail(method + " " + url + ": cut at the deadline, no answer yet");
-  if (rc != CURLE_OK) return fail(method + " " + url + ": " + curl_easy_strerror(rc));
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.code);
+  if (rc != CURLE_OK) return fail(method + " " + url + ": " + api.easy_strerror(rc));
+  api.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.code);
   return r;
 }
 

@@ -65,15 +65,15 @@ def cpu_sched(pid):
 
 
 def memory(pid):
-    """{'rss': bytes, 'hwm': bytes, 'threads': n} from /proc/<pid>/status."""
+    """{'rss', 'hwm', 'rss_anon' (the process's own memory; the rest of the RSS is file
+    pages, mostly shared libraries): bytes, 'threads': n} from /proc/<pid>/status."""
     out = {}
+    keys = {"VmRSS": "rss", "VmHWM": "hwm", "RssAnon": "rss_anon"}
     with open("/proc/%d/status" % pid) as f:
         for line in f:
             key, _, value = line.partition(":")
-            if key == "VmRSS":
-                out["rss"] = int(value.split()[0]) * 1024
-            elif key == "VmHWM":
-                out["hwm"] = int(value.split()[0]) * 1024
+            if key in keys:
+                out[keys[key]] = int(value.split()[0]) * 1024
             elif key == "Threads":
                 out["threads"] = int(value)
     return out

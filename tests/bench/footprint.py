@@ -8,11 +8,18 @@ node_exporter, which works only when scraped, idles near zero; the agent samples
 the node every second regardless. At the end, one scrape of the agent's
 /metrics (after the measurements) records nodehealth_probe_up: which eBPF
 probes actually loaded. The "with a 15 s scrape" figure adds 240
-scrapes an hour at the measured CPU per scrape to make the two comparable."""
+scrapes an hour at the measured CPU per scrape to make the two comparable.
+
+A third process, "nodehealth_kube", is the same agent with its Kubernetes sink writing to
+the e2e suite's stand-in for the kube-apiserver (tests/e2e/kube_standin.py, as the detect
+section runs it): the agent loads libcurl only for that sink, so its footprint is what a
+DaemonSet pod costs, and the first one's what a plain host's systemd unit costs. It is
+skipped (and said so) when the stand-in cannot start."""
 import contextlib
 import time
 
 import common
+import detect
 
 # node-problem-detector's published DaemonSet requests and limits.
 NPD_CPU_CORES = 0.010  # 10m
@@ -28,12 +35,25 @@ def _snapshot(pid):
 def run(opts):
     """opts: duration_s, settle_s."""
     duration = opts["duration_s"]
+    kube_skipped = None
     with contextlib.ExitStack() as stack:
         nh = stack.enter_context(common.nodehealth())
         ne = stack.enter_context(common.node_exporter())
-        procs = {"nodehealth": nh.proc.pid, "node_exporter": ne.proc.pid}
-        common.log("footprint: %ds idle window, nodehealth pid=%d node_exporter pid=%d"
-                   % (duration, procs["nodehealth"], procs["node_exporter"]))
+        watched = {"nodehealth": nh.proc, "node_exporter": ne.proc}
+        try:
+            kube = detect.Kube()
+            stack.callback(kube.close)
+            kube.reset_node()
+            nk = stack.enter_context(common.nodehealth(
+                config="apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
+                       "nodeName: %s\n" % detect.NODE, args=("--kubeconfig", kube.kubeconfig)))
+            watched["nodehealth_kube"] = nk.proc
+        except Exception as e:  # the other two are still measured
+            kube_skipped = "did not start: %s: %s" % (type(e).__name__, e)
+            common.log("footprint: no Kubernetes-sink figures: " + kube_skipped)
+        procs = {k: p.pid for k, p in watched.items()}
+        common.log("footprint: %ds idle window, %s" % (
+            duration, " ".join("%s pid=%d" % kv for kv in procs.items())))
         time.sleep(opts["settle_s"])
         start = {k: _snapshot(pid) for k, pid in procs.items()}
         deadline = time.monotonic() + duration
@@ -43,7 +63,7 @@ def run(opts):
             if time.monotonic() >= next_note and deadline - time.monotonic() > 5:
                 common.log("footprint: %ds left" % (deadline - time.monotonic()))
                 next_note += 60
-            for k, p in (("nodehealth", nh.proc), ("node_exporter", ne.proc)):
+            for k, p in watched.items():
                 if p.poll() is not None:
                     raise AssertionError("%s exited during the footprint window" % k)
         end = {k: _snapshot(pid) for k, pid in procs.items()}
@@ -63,12 +83,15 @@ def run(opts):
         out[k] = {
             "rss_start": start[k]["rss"], "hwm_start": start[k]["hwm"],
             "rss_end": end[k]["rss"], "hwm_end": end[k]["hwm"],
+            "rss_anon_end": end[k].get("rss_anon"),
             "threads": end[k]["threads"],
             "wall_s": wall, "stat_cpu_s": stat, "sched_cpu_s": sched,
             "cpu_core_ratio": cpu / wall,
             "cpu_s_per_hour": cpu / wall * 3600,
         }
     out["nodehealth"]["probes"] = probes  # {probe: loaded}, None when /metrics failed
+    if kube_skipped:
+        out["nodehealth_kube"] = {"skipped": kube_skipped}
     out["npd_budget"] = {"cpu_cores": NPD_CPU_CORES, "cpu_s_per_hour": NPD_CPU_CORES * 3600,
                          "memory_bytes": NPD_MEMORY_BYTES}
     return out

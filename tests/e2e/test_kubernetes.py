@@ -100,6 +100,8 @@ class KubernetesSinkTest(PkiWorkTestCase):
                 wait_until(lambda: "DiskEvictionThresholdMet" in s.conditions(NODE), 10,
                            what="first patch")
                 self.assertEqual(s.conditions(NODE)["DiskEvictionThresholdMet"]["status"], "False")
+                # The sink's HTTPS is libcurl, loaded for it at start (the binary links none).
+                self.assertTrue(maps_libcurl(agent.proc.pid))
                 # Steady state: heartbeats only, one per heartbeatInterval, each refreshing
                 # lastHeartbeatTime and keeping lastTransitionTime.
                 time.sleep(1)
@@ -617,11 +619,18 @@ class StandInLabelsTest(PkiTestCase):
             self.assertEqual(self.call(s, "GET", path)[0], 200)
 
 
+def maps_libcurl(pid):
+    with open("/proc/%d/maps" % pid) as f:
+        return "/libcurl.so.4" in f.read()
+
+
 class StandaloneTest(unittest.TestCase):
     def test_off_without_a_cluster(self):
         with Agent() as agent:
             self.assertIn("kubernetes: off (no kubeconfig, not in a cluster)", agent.logs())
             self.assertNotIn("nodehealth_kubernetes_requests_total", agent.metrics())
+            # No sink, no libcurl (nor the TLS stacks and libraries behind it) in memory.
+            self.assertFalse(maps_libcurl(agent.proc.pid))
 
     def test_enabled_without_a_cluster_refuses_to_start(self):
         d = tempfile.mkdtemp(prefix="nodehealth-e2e-")

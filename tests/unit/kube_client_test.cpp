@@ -1,10 +1,13 @@
-// Kubeconfig parsing and base64, without a cluster.
+// Kubeconfig parsing and base64, without a cluster; libcurl loaded at run time.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <string>
 
 #include "agent/kube/client.h"
+#include "agent/kube/curl_lib.h"
 #include "agent/sinks/kubernetes.h"
 #include "temp_dir.h"
 
@@ -179,4 +182,26 @@ TEST_CASE("in-cluster: the service host and port, the service account's token an
     ::setenv("KUBERNETES_SERVICE_PORT", port.c_str(), 1);
   else
     ::unsetenv("KUBERNETES_SERVICE_PORT");
+}
+
+TEST_CASE("libcurl is loaded at run time and its calls reach the network", "[kube][curl]") {
+  auto api = kube::curl_api();
+  REQUIRE(api);
+  CHECK(kube::curl_api().value() == *api);  // loaded once
+  // The build links no libcurl: what is mapped now came from the loader.
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  bool mapped = false;
+  while (std::getline(maps, line)) mapped |= line.find("/libcurl.so.4") != std::string::npos;
+  CHECK(mapped);
+  // Port 1 on loopback refuses: a transport error naming the request, through the loaded
+  // easy_init, setopt, perform and strerror.
+  kube::ClusterConfig cfg;
+  cfg.server = "https://127.0.0.1:1";
+  cfg.token = "t";
+  kube::Client client(cfg, std::chrono::seconds(5));
+  auto r = client.request("GET", "/api/v1/nodes/n");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.starts_with("GET https://127.0.0.1:1/api/v1/nodes/n: "));
+  CHECK(r.error().message.find("onnect") != std::string::npos);  // "Couldn't connect ..."
 }
