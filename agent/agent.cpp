@@ -74,6 +74,9 @@ const eval::Evaluation& Agent::tick() {
                   "condition changed: {} {} -> {} reason={} message=\"{}\"", e.type, e.from, e.to,
                   e.reason, e.message);
   next.status.events = events_.events();
+  filesystems_.clear();
+  for (const auto* fs : {&sample.nodefs, &sample.imagefs})
+    if (*fs) filesystems_.push_back(**fs);
   for (Sink* sink : sinks_) sink->publish(sample, next.status);
   last_ = std::move(next);
   return last_;

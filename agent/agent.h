@@ -33,6 +33,8 @@ class Agent {
   void set_eval_config(eval::EvalConfig cfg) { eval_cfg_ = std::move(cfg); }
   // Samples, evaluates, publishes to every sink, logs condition changes.
   const eval::Evaluation& tick();
+  // The last sample's nodefs and imagefs (either absent when the filesystem source failed).
+  const std::vector<FsUsage>& filesystems() const { return filesystems_; }
 
  private:
   const Clock& clock_;
@@ -41,6 +43,7 @@ class Agent {
   std::vector<Sink*> sinks_;
   probes::ProbeSet* probes_ = nullptr;
   eval::Evaluation last_;
+  std::vector<FsUsage> filesystems_;
   EventLog events_;
   bool first_ = true;
 };

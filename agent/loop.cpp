@@ -6,6 +6,8 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <string>
+
 namespace nodehealth {
 
 Result<std::unique_ptr<EventLoop>> EventLoop::create() {
@@ -43,8 +45,39 @@ Result<void> EventLoop::watch(int fd, std::function<void()> on_ready, uint32_t e
   ev.data.fd = fd;
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
     return errno_error("epoll_ctl add", errno);
-  handlers_[fd] = std::move(on_ready);
+  handlers_[fd] = {std::move(on_ready), events};
   return {};
+}
+
+Result<void> EventLoop::pause(int fd, std::chrono::nanoseconds duration) {
+  auto it = handlers_.find(fd);
+  if (it == handlers_.end()) return fail("pause: fd " + std::to_string(fd) + " is not watched");
+  epoll_event ev{};  // no events: not reported until resumed
+  ev.data.fd = fd;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) != 0)
+    return errno_error("epoll_ctl mod", errno);
+  paused_[fd] = std::chrono::steady_clock::now() + duration;
+  return {};
+}
+
+int EventLoop::resume_due() {
+  const auto now = std::chrono::steady_clock::now();
+  int timeout_ms = -1;
+  for (auto it = paused_.begin(); it != paused_.end();) {
+    if (it->second <= now) {
+      epoll_event ev{};
+      ev.events = handlers_[it->first].events;
+      ev.data.fd = it->first;
+      (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, it->first, &ev);
+      it = paused_.erase(it);
+      continue;
+    }
+    // Rounded up, so that the wake-up finds it due.
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(it->second - now).count();
+    if (timeout_ms < 0 || left < timeout_ms) timeout_ms = static_cast<int>(left);
+    ++it;
+  }
+  return timeout_ms;
 }
 
 namespace {
@@ -77,7 +110,7 @@ Result<void> EventLoop::arm_soon(std::chrono::nanoseconds delay) {
 Result<int> EventLoop::run() {
   epoll_event events[16];
   while (!stopping_) {
-    const int n = ::epoll_wait(epoll_.get(), events, 16, -1);
+    const int n = ::epoll_wait(epoll_.get(), events, 16, resume_due());
     if (n < 0) {
       if (errno == EINTR) continue;
       return errno_error("epoll_wait", errno);
@@ -91,8 +124,8 @@ Result<int> EventLoop::run() {
         if (expired(fd) && on_timer_) on_timer_();
       } else if (fd == soon_.get()) {
         if (expired(fd) && on_soon_) on_soon_();
-      } else if (auto it = handlers_.find(fd); it != handlers_.end()) {
-        it->second();
+      } else if (auto it = handlers_.find(fd); it != handlers_.end() && !paused_.contains(fd)) {
+        it->second.on_ready();
       }
     }
   }

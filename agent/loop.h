@@ -31,6 +31,11 @@ class EventLoop {
   Result<void> arm_soon(std::chrono::nanoseconds delay);
   void on_soon(std::function<void()> cb) { on_soon_ = std::move(cb); }
 
+  // Stops reporting `fd` (its handler is not called) for `duration`, then watches it again
+  // with the same events: a source the kernel may report thousands of times a second is
+  // then served at most once per `duration`, what arrives meanwhile waiting in its queue.
+  Result<void> pause(int fd, std::chrono::nanoseconds duration);
+
   // Runs until stop() or a termination signal. Returns the signal number that
   // ended it (0 for stop()).
   Result<int> run();
@@ -39,7 +44,14 @@ class EventLoop {
  private:
   EventLoop() = default;
   UniqueFd epoll_, timer_, soon_, signals_;
-  std::map<int, std::function<void()>> handlers_;
+  struct Watch {
+    std::function<void()> on_ready;
+    uint32_t events = 0;
+  };
+  std::map<int, Watch> handlers_;
+  std::map<int, std::chrono::steady_clock::time_point> paused_;  // fd -> when it resumes
+  // Watches the paused fds that are due again; the epoll_wait timeout (ms) until the next.
+  int resume_due();
   std::function<void()> on_timer_, on_soon_;
   bool stopping_ = false;
 };

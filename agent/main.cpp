@@ -38,6 +38,7 @@
 #include "agent/sinks/http.h"
 #include "agent/sinks/kubernetes.h"
 #include "agent/sinks/snapshot.h"
+#include "agent/sources/fs_watch.h"
 #include "agent/sources/mounts.h"
 #include "agent/sources/psi_trigger.h"
 #include "agent/sources/sources.h"
@@ -198,6 +199,8 @@ int cmd_status(int argc, char** argv) {
 // (and later patch the API) at the same instant.
 // The shortest time between two samples that events (PSI triggers, an OOM kill) ask for.
 constexpr std::chrono::milliseconds kEventSampleGap{50};
+// The filesystem events' queue is read at most this often (agent/sources/fs_watch.h).
+constexpr std::chrono::milliseconds kFsEventPause{100};
 
 std::chrono::nanoseconds jittered(std::chrono::nanoseconds interval, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> d(0.95, 1.05);
@@ -420,6 +423,7 @@ int cmd_run(int argc, char** argv) {
         nh::parse::format_duration(*notifier.watchdog()),
         nh::parse::format_duration(cfg->sample_interval));
   bool ready = false;  // READY=1 sent: the first sample is served and the sandbox applied
+  std::optional<nh::sources::FsWatch> fs_watch;  // armed after the first sample
   auto tick = [&] {
     if (reload_pending) {
       reload_pending = false;
@@ -428,6 +432,7 @@ int cmd_run(int argc, char** argv) {
     }
     last_tick = std::chrono::steady_clock::now();
     agent.tick();
+    if (fs_watch) fs_watch->rebase(agent.filesystems());
     nh::sandbox::test_hook_tick();
     if (ready) notifier.keepalive(last_tick);
   };
@@ -492,6 +497,36 @@ int cmd_run(int argc, char** argv) {
   // The first sample before the sandbox: the features probes (a child in a new network
   // namespace, a test mount, `nft --version`) need what the steady state gives up.
   tick();
+  // Filesystem events, on the filesystems that sample found (marking needs CAP_SYS_ADMIN).
+  if (cfg->filesystem_events && cfg->source_on("filesystem") && !agent.filesystems().empty()) {
+    std::vector<std::string> notes;
+    auto w = nh::sources::FsWatch::create(paths, agent.filesystems(), notes);
+    for (const auto& n : notes) spdlog::info("filesystem events: {}", n);
+    if (!w) {
+      spdlog::info("filesystem events unavailable, ticks only: {}", w.error().message);
+    } else {
+      fs_watch = std::move(*w);
+      fs_watch->rebase(agent.filesystems());
+      auto r = l.watch(fs_watch->fd(), [&] {
+        fs_watch->drain();
+        if (auto p = l.pause(fs_watch->fd(), kFsEventPause); !p)
+          spdlog::warn("filesystem events: {}", p.error().message);
+        if (!fs_watch->moved()) return;
+        spdlog::debug("filesystem event: disk usage moved, sampling now");
+        tick_soon();
+      });
+      if (!r) {
+        spdlog::warn("filesystem events not watched: {}", r.error().message);
+        fs_watch.reset();
+      } else {
+        std::string what;
+        for (const auto& f : fs_watch->watched())
+          what += fmt::format("{}{} {} ({})", what.empty() ? "" : ", ", f.fs.role, f.fs.path,
+                              f.fs.fs_type.empty() ? "?" : f.fs.fs_type);
+        spdlog::info("filesystem events armed: {}", what);
+      }
+    }
+  }
   nh::sandbox::Options sandbox_opts;
   sandbox_opts.seccomp = *nh::sandbox::parse_seccomp_mode(cfg->sandbox_seccomp);
   sandbox_opts.drop_capabilities = cfg->sandbox_drop_capabilities;

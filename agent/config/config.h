@@ -80,6 +80,9 @@ struct Config {
   // A 2s window: without CAP_SYS_RESOURCE the kernel takes only multiples of 2s.
   std::chrono::nanoseconds psi_trigger_stall = std::chrono::milliseconds(200);
   std::chrono::nanoseconds psi_trigger_window = std::chrono::seconds(2);
+  // filesystemEvents: look at nodefs and imagefs at once when a file written on them is
+  // closed (fanotify), sampling when they moved by 1% (agent/sources/fs_watch.h).
+  bool filesystem_events = true;
 
   // requiredFeatures: kernel features or safe sysctls (names as `nodehealth features` prints
   // them) this node must support; KernelRequirementsMissing turns True when one is missing.

@@ -69,9 +69,11 @@ const std::array<AllowedSyscalls, 11> kAllowed = {{
      "PERF_EVENT_IOC_DISABLE (libbpf detaching a tracepoint link at shutdown)",
      {"openat", "read", "pread64", "write", "writev", "close", "lseek", "newfstatat", "fstat",
       "statx", "getdents64", "readlink", "access", "faccessat", "fcntl", "ioctl"}},
-    {"filesystems: statfs of nodefs and imagefs on the worker thread", {"statfs", "fstatfs"}},
-    {"event loop and waits: epoll on the timerfd, signalfd, PSI trigger, ring buffer and "
-     "inotify fds; civetweb's and curl's poll; wake-up pipes of curl",
+    {"filesystems: statfs of nodefs and imagefs on the worker thread, and on the event loop "
+     "after a filesystem event (local filesystems only)",
+     {"statfs", "fstatfs"}},
+    {"event loop and waits: epoll on the timerfds, signalfd, PSI trigger, ring buffer, "
+     "inotify and fanotify fds; civetweb's and curl's poll; wake-up pipes of curl",
      {"epoll_wait", "epoll_pwait", "epoll_ctl", "poll", "ppoll", "timerfd_settime", "pipe2",
       "eventfd2", "socketpair"}},
     {"kubelet config watch: inotify watches re-added after a directory is replaced",

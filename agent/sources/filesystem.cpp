@@ -108,6 +108,7 @@ class FilesystemSource final : public Source {
     if (!m) return;
     fs.mount_point = m->mount_point;
     fs.device = fmt::format("{}:{}", m->major, m->minor);
+    fs.fs_type = m->fs_type;
     fs.read_only = fs.read_only || m->read_only();
   }
 

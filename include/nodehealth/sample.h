@@ -58,6 +58,7 @@ struct FsUsage {
   std::string path;              // the configured path as the host sees it
   std::string mount_point;       // the mount holding it, from mountinfo ("" if unknown)
   std::string device;            // "major:minor" from mountinfo ("" if unknown)
+  std::string fs_type;           // from mountinfo, e.g. "ext4" ("" if unknown)
   uint64_t capacity_bytes = 0;   // f_blocks * f_frsize
   uint64_t available_bytes = 0;  // f_bavail * f_frsize
   uint64_t inodes_total = 0;     // f_files

@@ -200,18 +200,20 @@ def _log_time(line):
 
 
 def _woken_by(logs, condition):
-    """'psi trigger' when the sample that flipped the condition was one a PSI
-    trigger asked for (its debug line at most 20 ms before the change), else 'tick'."""
+    """'psi trigger' or 'filesystem event' when the sample that flipped the condition was
+    one such an event asked for (its debug line at most 70 ms before the change: the event
+    may wait out the 50 ms gap after the last sample), else 'tick'."""
     lines = logs.splitlines()
     for i, line in enumerate(lines):
         if "condition changed: %s False -> True" % condition in line:
             t = _log_time(line)
             for prev in reversed(lines[:i]):
                 tp = _log_time(prev)
-                if t is None or tp is None or (t - tp).total_seconds() > 0.020:
+                if t is None or tp is None or (t - tp).total_seconds() > 0.070:
                     break
-                if "psi trigger" in prev:
-                    return "psi trigger"
+                for what in ("psi trigger", "filesystem event"):
+                    if what in prev:
+                        return what
             return "tick"
     return None
 

@@ -690,6 +690,15 @@ TEST_CASE("forecast: horizon 1m..24h, window 1m..1h", "[config]") {
         ":3: forecast: must be a mapping, got string \"10m\"");
 }
 
+TEST_CASE("filesystemEvents: on by default, enabled: false turns them off", "[config]") {
+  CHECK(load_ok("sampleInterval: 1s\n").filesystem_events);
+  CHECK_FALSE(load_ok("filesystemEvents:\n  enabled: false\n").filesystem_events);
+  CHECK(load_error("filesystemEvents:\n  enabled: \"no\"\n", 4, "filesystemEvents.enabled") ==
+        ":4: filesystemEvents.enabled: must be true or false, got string \"no\"");
+  CHECK(load_error("filesystemEvents:\n  enable: false\n", 4, "filesystemEvents.enable") ==
+        ":4: filesystemEvents.enable: unknown key, did you mean \"enabled\"?");
+}
+
 TEST_CASE("psiTriggers: enabled, window 500ms..10s, a stall shorter than the window", "[config]") {
   const nc::Config on = load_ok("psiTriggers:\n  window: 10s\n  stall: 9s\n");
   CHECK(on.psi_triggers);

@@ -1,10 +1,11 @@
-// The event loop's two timers and its watched fds, on real timerfds and a pipe.
+// The event loop's two timers, its watched fds and their pauses, on real timerfds and pipes.
 #include <catch2/catch.hpp>
 
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <vector>
 
 #include "agent/loop.h"
 
@@ -77,6 +78,36 @@ TEST_CASE("re-arming the soon timer replaces its deadline; a watched fd is serve
   CHECK(soons == 1);
   CHECK(fired - start >= milliseconds(20));
   CHECK(fired - start < milliseconds(400));
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
+TEST_CASE("a paused fd is not served until its pause is over, then is again", "[loop]") {
+  SignalMaskGuard guard;
+  auto loop = EventLoop::create();
+  REQUIRE(loop);
+  auto& l = **loop;
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  std::vector<Clock::time_point> served;
+  REQUIRE(l.watch(fds[0], [&] {
+    char c;
+    REQUIRE(::read(fds[0], &c, 1) == 1);
+    served.push_back(Clock::now());
+    if (served.size() == 1) {
+      REQUIRE(l.pause(fds[0], milliseconds(80)));
+      REQUIRE(::write(fds[1], "y", 1) == 1);  // ready at once, served after the pause
+    } else {
+      l.stop();
+    }
+  }));
+  CHECK_FALSE(l.pause(fds[1], milliseconds(1)));  // not watched: an error
+  REQUIRE(::write(fds[1], "x", 1) == 1);
+  auto ended = l.run();
+  REQUIRE(ended);
+  REQUIRE(served.size() == 2);
+  CHECK(served[1] - served[0] >= milliseconds(80));
+  CHECK(served[1] - served[0] < milliseconds(1000));
   ::close(fds[0]);
   ::close(fds[1]);
 }
