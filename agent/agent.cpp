@@ -82,4 +82,16 @@ const eval::Evaluation& Agent::tick() {
   return last_;
 }
 
+std::optional<double> Agent::headroom(std::string_view signal) const {
+  for (const SignalValue& v : last_.status.signals) {
+    if (v.name != signal || !v.available) continue;
+    std::optional<double> nearest;
+    for (const ThresholdStatus& t : v.thresholds)
+      if (t.value && (!nearest || *t.value > *nearest)) nearest = t.value;
+    if (!nearest) return std::nullopt;
+    return *v.available - *nearest;
+  }
+  return std::nullopt;
+}
+
 }  // namespace nodehealth

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/config/config.h"
@@ -33,6 +35,10 @@ class Agent {
   void set_eval_config(eval::EvalConfig cfg) { eval_cfg_ = std::move(cfg); }
   // Samples, evaluates, publishes to every sink, logs condition changes.
   const eval::Evaluation& tick();
+  // How far the last evaluation's `signal` ("pid.available") is above its nearest
+  // threshold, in the signal's unit (negative when one is met); nullopt when the signal has
+  // no value or no resolved threshold.
+  std::optional<double> headroom(std::string_view signal) const;
   // The last sample's nodefs and imagefs (either absent when the filesystem source failed).
   const std::vector<FsUsage>& filesystems() const { return filesystems_; }
 

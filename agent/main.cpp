@@ -433,6 +433,9 @@ int cmd_run(int argc, char** argv) {
     last_tick = std::chrono::steady_clock::now();
     agent.tick();
     if (fs_watch) fs_watch->rebase(agent.filesystems());
+    // Forks that would use up the PID headroom wake the loop (the fork probe's marks).
+    const auto pids = agent.headroom("pid.available");
+    probe_set.wake_on_task_growth(pids && *pids > 0 ? static_cast<uint64_t>(*pids) : 0);
     nh::sandbox::test_hook_tick();
     if (ready) notifier.keepalive(last_tick);
   };
@@ -481,6 +484,7 @@ int cmd_run(int argc, char** argv) {
   for (auto [fd, probe] : probe_set.event_fds()) {
     auto r = l.watch(fd, [&, probe = probe] {
       probe->drain();
+      spdlog::debug("probe event: {}, sampling now", probe->name());
       tick_soon();
     });
     if (!r) spdlog::warn("probe events not watched: {}", r.error().message);

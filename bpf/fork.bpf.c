@@ -4,8 +4,11 @@
 // Hooks: sched:sched_process_fork, sched:sched_process_exit (BTF raw
 // tracepoints where the kernel has them, else the classic tracepoints). Frequency: once per task creation / exit (thousands per second
 // on a busy node). Maps: hash cgroup id -> counts, 4096 entries (~130 KiB);
-// per-CPU totals; per-CPU lost counter (a cgroup that finds the hash full is
-// counted in the totals and as lost).
+// per-CPU totals and wake-up marks; per-CPU lost counter (a cgroup that finds the
+// hash full is counted in the totals and as lost); a perf event array for the
+// wake-ups (one 8-byte event when a CPU's forks reach its mark: user space sets the
+// marks so that the node's task count cannot grow by the PID signal's headroom
+// without one CPU reaching its mark first, and samples at once).
 #include "common.bpf.h"
 #include "fork.h"
 
@@ -18,17 +21,35 @@ struct {
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, 2);
+  __uint(max_entries, NH_FORK_TOTALS);
   __type(key, __u32);
   __type(value, __u64);
 } totals SEC(".maps");
 
+struct {
+  __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+  __uint(key_size, sizeof(__u32));
+  __uint(value_size, sizeof(__u32));
+} wake SEC(".maps");
+
 LOST_COUNTER
 
-static __always_inline void count(__u64 id, int exit) {
+// After a fork: this CPU's fork count against its mark.
+static __always_inline void maybe_wake(void *ctx, __u64 forks) {
+  __u32 idx = NH_FORK_WAKE_AT;
+  __u64 *at = bpf_map_lookup_elem(&totals, &idx);
+  if (!at || forks < *at) return;
+  *at = ~0ULL;  // once, until user space sets the mark again
+  bpf_perf_event_output(ctx, &wake, BPF_F_CURRENT_CPU, &forks, sizeof forks);
+}
+
+static __always_inline void count(void *ctx, __u64 id, int exit) {
   __u32 idx = exit ? NH_FORK_TOTAL_EXITS : NH_FORK_TOTAL_FORKS;
   __u64 *total = bpf_map_lookup_elem(&totals, &idx);
-  if (total) *total += 1;
+  if (total) {
+    *total += 1;
+    if (!exit) maybe_wake(ctx, *total);
+  }
   struct nh_fork_counts *c = bpf_map_lookup_elem(&counts, &id);
   if (!c) {
     struct nh_fork_counts zero = {};
@@ -54,13 +75,13 @@ static __always_inline __u64 memcg_id_btf(struct task_struct *t) {
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(process_fork_btf, struct task_struct *parent) {
-  count(memcg_id_btf(parent), 0);
+  count(ctx, memcg_id_btf(parent), 0);
   return 0;
 }
 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(process_exit_btf, struct task_struct *p) {
-  count(memcg_id_btf(p), 1);
+  count(ctx, memcg_id_btf(p), 1);
   return 0;
 }
 
@@ -72,12 +93,12 @@ static __always_inline __u64 memcg_id_current(void) {
 
 SEC("tp/sched/sched_process_fork")
 int process_fork(void *ctx) {
-  count(memcg_id_current(), 0);
+  count(ctx, memcg_id_current(), 0);
   return 0;
 }
 
 SEC("tp/sched/sched_process_exit")
 int process_exit(void *ctx) {
-  count(memcg_id_current(), 1);
+  count(ctx, memcg_id_current(), 1);
   return 0;
 }

@@ -15,3 +15,8 @@ struct nh_fork_counts {
 // Index of the node-wide totals in the per-CPU `totals` array.
 #define NH_FORK_TOTAL_FORKS 0
 #define NH_FORK_TOTAL_EXITS 1
+// And of this CPU's wake-up mark: when its fork count reaches the mark, the fork program
+// sends one `wake` event (perf buffer) and clears the mark (all ones) until user space sets
+// it again. User space writes only this index; the program only reads and clears it.
+#define NH_FORK_WAKE_AT 2
+#define NH_FORK_TOTALS 3

@@ -1,5 +1,6 @@
 // Loader of bpf/fork.bpf.c: task creations and exits per memory cgroup, read from
-// the kernel's hash map at each tick.
+// the kernel's hash map at each tick; and the wake-ups that sample at once when forks
+// eat into the PID signal's headroom.
 #include <algorithm>
 #include <map>
 
@@ -39,8 +40,39 @@ class ForkProbe final : public Probe {
         });
     if (!skel) return std::unexpected(skel.error());
     skel_ = std::move(*skel);
+    // One page per CPU: a wake-up is 8 bytes and at most one per CPU waits between samples.
+    pb_ = perf_buffer__new(
+        bpf_map__fd(skel_->maps.wake), 1, [](void*, int, void*, __u32) {}, nullptr, nullptr,
+        nullptr);
+    if (!pb_) return errno_error("fork: perf buffer of wake-ups", errno);
+    wake_on_task_growth(0);  // no mark until the first sample sets one
     resolver_ = std::make_unique<CgroupResolver>(o.memcg_hierarchy);
     return {};
+  }
+
+  ~ForkProbe() override {
+    if (pb_) perf_buffer__free(pb_);  // before the skeleton's maps go
+  }
+
+  int event_fd() const override { return pb_ ? perf_buffer__epoll_fd(pb_) : -1; }
+  void drain() override {
+    if (pb_) perf_buffer__consume(pb_);
+  }
+
+  // Marks per CPU: `tasks` more tasks mean at least `tasks` more forks, so at least one CPU
+  // gains tasks / ncpu of them and reaches its mark (exits only make that come early).
+  void wake_on_task_growth(uint64_t tasks) override {
+    const int fd = bpf_map__fd(skel_->maps.totals);
+    const int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0) return;
+    std::vector<uint64_t> forks(static_cast<std::size_t>(ncpu)), marks(forks.size(), ~0ULL);
+    uint32_t key = NH_FORK_TOTAL_FORKS;
+    if (tasks > 0 && bpf_map_lookup_elem(fd, &key, forks.data()) == 0) {
+      const uint64_t step = std::max<uint64_t>(1, tasks / static_cast<uint64_t>(ncpu));
+      for (std::size_t i = 0; i < forks.size(); ++i) marks[i] = forks[i] + step;
+    }
+    key = NH_FORK_WAKE_AT;
+    (void)bpf_map_update_elem(fd, &key, marks.data(), BPF_ANY);
   }
 
   void collect(Sample& s) override {
@@ -97,6 +129,7 @@ class ForkProbe final : public Probe {
 
  private:
   SkelPtr<nh_fork, nh_fork__destroy> skel_;
+  perf_buffer* pb_ = nullptr;
   std::unique_ptr<CgroupResolver> resolver_;
   std::map<uint64_t, nh_fork_counts> last_;
   TopCgroups exported_{kTopCgroups, kSticky, kMaxExported};

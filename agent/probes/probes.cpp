@@ -91,6 +91,11 @@ void ProbeSet::collect(Sample& s) {
   }
 }
 
+void ProbeSet::wake_on_task_growth(uint64_t tasks) {
+  for (auto& e : entries_)
+    if (e.probe) e.probe->wake_on_task_growth(tasks);
+}
+
 std::vector<std::pair<int, Probe*>> ProbeSet::event_fds() const {
   std::vector<std::pair<int, Probe*>> out;
   for (const auto& e : entries_)

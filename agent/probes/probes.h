@@ -33,6 +33,8 @@ class ProbeSet {
   void start(const std::vector<std::string>& names, const ProbeOptions& opts);
   // Drains every probe's events and adds their data and states to the sample.
   void collect(Sample& sample);
+  // Probe::wake_on_task_growth of every probe that is up.
+  void wake_on_task_growth(uint64_t tasks);
   // Probes with an event fd, for the loop (fd, index into the set).
   std::vector<std::pair<int, Probe*>> event_fds() const;
   bool empty() const { return entries_.empty(); }

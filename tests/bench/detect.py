@@ -200,7 +200,7 @@ def _log_time(line):
 
 
 def _woken_by(logs, condition):
-    """'psi trigger' or 'filesystem event' when the sample that flipped the condition was
+    """'psi trigger', 'filesystem event' or 'probe event' when the sample that flipped it was
     one such an event asked for (its debug line at most 70 ms before the change: the event
     may wait out the 50 ms gap after the last sample), else 'tick'."""
     lines = logs.splitlines()
@@ -211,7 +211,7 @@ def _woken_by(logs, condition):
                 tp = _log_time(prev)
                 if t is None or tp is None or (t - tp).total_seconds() > 0.070:
                     break
-                for what in ("psi trigger", "filesystem event"):
+                for what in ("psi trigger", "filesystem event", "probe event"):
                     if what in prev:
                         return what
             return "tick"

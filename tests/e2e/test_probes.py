@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 import nodecalc
@@ -203,6 +204,48 @@ class ProbeTest(unittest.TestCase):
             self.assertLess(forks, 600)  # 500 /bin/true, and a few of the shell's own
             exits = metric(agent.metrics(), "nodehealth_process_exits_total", cgroup=cgroup)
             self.assertGreaterEqual(exits, 500)
+
+    def test_a_fork_burst_toward_the_pid_threshold_samples_at_once(self):
+        self._pid_burst(True)
+
+    def test_a_fork_burst_wakes_the_classic_tracepoint_programs_too(self):
+        self._pid_burst(False)
+
+    def _pid_burst(self, btf):
+        """sampleInterval 1h: after the first sample only an event samples, so PIDPressure
+        turning True within seconds of 400 new processes is the fork probe's wake-up (its
+        marks set from the PID headroom, 200 tasks here). PSI triggers and filesystem events
+        are off, so nothing else can wake the loop."""
+        def pid_available():
+            with open("/proc/sys/kernel/pid_max") as f:
+                pid_max = int(f.read())
+            with open("/proc/sys/kernel/threads-max") as f:
+                threads_max = int(f.read())
+            with open("/proc/loadavg") as f:
+                return min(pid_max, threads_max) - int(f.read().split()[3].split("/")[1])
+
+        config = ("apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
+                  "sampleInterval: 1h\nlogLevel: debug\n"
+                  "psiTriggers: {enabled: false}\nfilesystemEvents: {enabled: false}\n"
+                  "evictionHard:\n  memory.available: 100Mi\n  pid.available: \"%d\"\n"
+                  % (pid_available() - 200))
+        procs = []
+        try:
+            with tp_btf(btf), Agent(config=config) as agent:
+                self.assertEqual(agent.condition("PIDPressure")["status"], "False")
+                started = time.monotonic()
+                for _ in range(400):
+                    procs.append(subprocess.Popen(["sleep", "30"], stdin=subprocess.DEVNULL))
+                wait_until(lambda: agent.condition("PIDPressure")["status"] == "True", 10,
+                           interval=0.02, what="PIDPressure True after 400 processes")
+                self.assertLess(time.monotonic() - started, 10)
+                self.assertIn("probe event: fork, sampling now", agent.logs())
+                self.assertIn("condition changed: PIDPressure False -> True", agent.logs())
+        finally:
+            for p in procs:
+                p.kill()
+            for p in procs:
+                p.wait()
 
     def test_direct_io_to_a_loop_device_fills_its_histogram(self):
         self._loop_device_histogram(True, {"rq_complete_btf"})
