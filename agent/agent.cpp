@@ -74,6 +74,7 @@ const eval::Evaluation& Agent::tick() {
                   "condition changed: {} {} -> {} reason={} message=\"{}\"", e.type, e.from, e.to,
                   e.reason, e.message);
   next.status.events = events_.events();
+  root_memory_ = sample.root_memory;
   filesystems_.clear();
   for (const auto* fs : {&sample.nodefs, &sample.imagefs})
     if (*fs) filesystems_.push_back(**fs);

@@ -39,6 +39,8 @@ class Agent {
   // threshold, in the signal's unit (negative when one is met); nullopt when the signal has
   // no value or no resolved threshold.
   std::optional<double> headroom(std::string_view signal) const;
+  // The last sample's root memory cgroup accounting (absent when its source failed).
+  const std::optional<CgroupMemory>& root_memory() const { return root_memory_; }
   // The last sample's nodefs and imagefs (either absent when the filesystem source failed).
   const std::vector<FsUsage>& filesystems() const { return filesystems_; }
 
@@ -50,6 +52,7 @@ class Agent {
   probes::ProbeSet* probes_ = nullptr;
   eval::Evaluation last_;
   std::vector<FsUsage> filesystems_;
+  std::optional<CgroupMemory> root_memory_;
   EventLog events_;
   bool first_ = true;
 };

@@ -49,6 +49,15 @@ Result<void> EventLoop::watch(int fd, std::function<void()> on_ready, uint32_t e
   return {};
 }
 
+Result<void> EventLoop::unwatch(int fd) {
+  if (handlers_.erase(fd) == 0)
+    return fail("unwatch: fd " + std::to_string(fd) + " is not watched");
+  paused_.erase(fd);
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr) != 0)
+    return errno_error("epoll_ctl del", errno);
+  return {};
+}
+
 Result<void> EventLoop::pause(int fd, std::chrono::nanoseconds duration) {
   auto it = handlers_.find(fd);
   if (it == handlers_.end()) return fail("pause: fd " + std::to_string(fd) + " is not watched");
@@ -125,7 +134,8 @@ Result<int> EventLoop::run() {
       } else if (fd == soon_.get()) {
         if (expired(fd) && on_soon_) on_soon_();
       } else if (auto it = handlers_.find(fd); it != handlers_.end() && !paused_.contains(fd)) {
-        it->second.on_ready();
+        const auto on_ready = it->second.on_ready;  // it may unwatch its own fd
+        on_ready();
       }
     }
   }

@@ -31,6 +31,8 @@ class EventLoop {
   Result<void> arm_soon(std::chrono::nanoseconds delay);
   void on_soon(std::function<void()> cb) { on_soon_ = std::move(cb); }
 
+  // Stops watching `fd` (before it is closed); a handler may unwatch its own fd.
+  Result<void> unwatch(int fd);
   // Stops reporting `fd` (its handler is not called) for `duration`, then watches it again
   // with the same events: a source the kernel may report thousands of times a second is
   // then served at most once per `duration`, what arrives meanwhile waiting in its queue.

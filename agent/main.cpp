@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
@@ -39,6 +40,7 @@
 #include "agent/sinks/kubernetes.h"
 #include "agent/sinks/snapshot.h"
 #include "agent/sources/fs_watch.h"
+#include "agent/sources/memcg_threshold.h"
 #include "agent/sources/mounts.h"
 #include "agent/sources/psi_trigger.h"
 #include "agent/sources/sources.h"
@@ -201,6 +203,8 @@ int cmd_status(int argc, char** argv) {
 constexpr std::chrono::milliseconds kEventSampleGap{50};
 // The filesystem events' queue is read at most this often (agent/sources/fs_watch.h).
 constexpr std::chrono::milliseconds kFsEventPause{100};
+// The memory threshold notification is registered again when its level moved by more.
+constexpr uint64_t kMemoryLevelStep = 8ull << 20;
 
 std::chrono::nanoseconds jittered(std::chrono::nanoseconds interval, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> d(0.95, 1.05);
@@ -423,6 +427,37 @@ int cmd_run(int argc, char** argv) {
         nh::parse::format_duration(*notifier.watchdog()),
         nh::parse::format_duration(cfg->sample_interval));
   bool ready = false;  // READY=1 sent: the first sample is served and the sandbox applied
+  // cgroup v1's memory threshold notification (agent/sources/memcg_threshold.h), armed at the
+  // root cgroup usage where memory.available reaches its nearest threshold.
+  std::optional<nh::sources::MemoryThreshold> memory_threshold;
+  std::function<void()> tick_soon;
+  auto rearm_memory = [&] {
+    if (!memory_threshold) return;
+    const auto& m = agent.root_memory();
+    const auto head = agent.headroom("memory.available");
+    const int armed = memory_threshold->fd();
+    if (!m || !head || *head <= 0) {  // no signal, or already met: the ticks follow it
+      if (armed >= 0) (void)l.unwatch(armed);
+      memory_threshold->disarm();
+      return;
+    }
+    const uint64_t level = m->usage_bytes + static_cast<uint64_t>(*head);
+    if (!memory_threshold->wants(level, kMemoryLevelStep)) return;
+    if (armed >= 0) (void)l.unwatch(armed);
+    auto r = memory_threshold->arm(level);
+    if (r) {
+      r = l.watch(memory_threshold->fd(), [&] {
+        memory_threshold->drain();
+        spdlog::debug("memory threshold event: usage crossed {} MiB, sampling now",
+                      memory_threshold->armed_at() >> 20);
+        tick_soon();
+      });
+    }
+    if (!r) {
+      spdlog::warn("memory threshold events off: {}", r.error().message);
+      memory_threshold.reset();
+    }
+  };
   std::optional<nh::sources::FsWatch> fs_watch;  // armed after the first sample
   auto tick = [&] {
     if (reload_pending) {
@@ -436,6 +471,7 @@ int cmd_run(int argc, char** argv) {
     // Forks that would use up the PID headroom wake the loop (the fork probe's marks).
     const auto pids = agent.headroom("pid.available");
     probe_set.wake_on_task_growth(pids && *pids > 0 ? static_cast<uint64_t>(*pids) : 0);
+    rearm_memory();
     nh::sandbox::test_hook_tick();
     if (ready) notifier.keepalive(last_tick);
   };
@@ -443,7 +479,7 @@ int cmd_run(int argc, char** argv) {
   // of the last sample, as soon as that gap has passed: never dropped, at most one extra
   // sample per gap however often the kernel reports.
   bool soon_armed = false;
-  auto tick_soon = [&] {
+  tick_soon = [&] {
     const auto since = std::chrono::steady_clock::now() - last_tick;
     if (since >= kEventSampleGap) {
       tick();
@@ -501,6 +537,25 @@ int cmd_run(int argc, char** argv) {
   // The first sample before the sandbox: the features probes (a child in a new network
   // namespace, a test mount, `nft --version`) need what the steady state gives up.
   tick();
+  // Memory threshold events on cgroup v1 (the eventfds are registered again after samples).
+  if (cfg->memory_threshold_events && cfg->source_on("cgroup_memory") && agent.root_memory()) {
+    const auto& m = *agent.root_memory();
+    if (m.version != nh::CgroupMemory::Version::kV1) {
+      spdlog::info(
+          "memory threshold events unavailable on cgroup v2 (no kernel notification): "
+          "PSI triggers and ticks");
+    } else if (auto t = nh::sources::MemoryThreshold::open(m.path); !t) {
+      spdlog::info("memory threshold events unavailable, ticks only: {}", t.error().message);
+    } else {
+      memory_threshold = std::move(*t);
+      rearm_memory();
+      if (memory_threshold)
+        spdlog::info("memory threshold events armed on {}{}", m.path,
+                     memory_threshold->fd() >= 0
+                         ? fmt::format(" at {} MiB", memory_threshold->armed_at() >> 20)
+                         : std::string(" (no memory.available threshold to arm at yet)"));
+    }
+  }
   // Filesystem events, on the filesystems that sample found (marking needs CAP_SYS_ADMIN).
   if (cfg->filesystem_events && cfg->source_on("filesystem") && !agent.filesystems().empty()) {
     std::vector<std::string> notes;

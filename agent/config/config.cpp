@@ -41,15 +41,32 @@ Kind agent_config_kind() {
 namespace {
 
 // The agent's own top-level keys; the kubelet's eviction fields (kEvictionKeys) are accepted too.
-constexpr std::array<std::string_view, 24> kAgentKeys = {
-    "apiVersion",       "kind",           "listenAddress",
-    "nodeName",         "sampleInterval", "logLevel",
-    "hostRoot",         "procRoot",       "sysRoot",
-    "filesystems",      "kubelet",        "kubepodsCgroup",
-    "contention",       "forecast",       "psiTriggers",
-    "filesystemEvents", "sources",        "checkpointDir",
-    "requiredFeatures", "probes",         "bpf",
-    "kubernetes",       "sandbox",        "webConfigFile",
+constexpr std::array<std::string_view, 25> kAgentKeys = {
+    "apiVersion",
+    "kind",
+    "listenAddress",
+    "nodeName",
+    "sampleInterval",
+    "logLevel",
+    "hostRoot",
+    "procRoot",
+    "sysRoot",
+    "filesystems",
+    "kubelet",
+    "kubepodsCgroup",
+    "contention",
+    "forecast",
+    "psiTriggers",
+    "filesystemEvents",
+    "memoryThresholdEvents",
+    "sources",
+    "checkpointDir",
+    "requiredFeatures",
+    "probes",
+    "bpf",
+    "kubernetes",
+    "sandbox",
+    "webConfigFile",
 };
 const std::vector<std::string_view>& top_level_keys() {
   static const std::vector<std::string_view> keys = [] {
@@ -65,7 +82,8 @@ constexpr std::array<std::string_view, 2> kContentionKeys = {"memoryStallPercent
                                                              "ioStallPercent"};
 constexpr std::array<std::string_view, 2> kForecastKeys = {"horizon", "window"};
 constexpr std::array<std::string_view, 3> kPsiTriggerKeys = {"enabled", "stall", "window"};
-constexpr std::array<std::string_view, 1> kFilesystemEventKeys = {"enabled"};
+// Sections with only an `enabled` switch: filesystemEvents, memoryThresholdEvents.
+constexpr std::array<std::string_view, 1> kEnabledOnlyKeys = {"enabled"};
 constexpr std::array<std::string_view, 6> kProbeKeys = {"enabled",    "oom",     "fork",
                                                         "biolatency", "reclaim", "drops"};
 constexpr std::array<std::string_view, 6> kKubernetesKeys = {
@@ -401,9 +419,16 @@ class Validator {
         problem("/psiTriggers/stall", "psiTriggers.stall",
                 "must be shorter than psiTriggers.window");
     }
+    if (const json* e = mapping_field(root, "memoryThresholdEvents", "/memoryThresholdEvents",
+                                      "memoryThresholdEvents")) {
+      unknown_keys(*e, "/memoryThresholdEvents", "memoryThresholdEvents.", kEnabledOnlyKeys);
+      if (auto b = bool_field(*e, "enabled", "/memoryThresholdEvents/enabled",
+                              "memoryThresholdEvents.enabled"))
+        cfg.memory_threshold_events = *b;
+    }
     if (const json* e =
             mapping_field(root, "filesystemEvents", "/filesystemEvents", "filesystemEvents")) {
-      unknown_keys(*e, "/filesystemEvents", "filesystemEvents.", kFilesystemEventKeys);
+      unknown_keys(*e, "/filesystemEvents", "filesystemEvents.", kEnabledOnlyKeys);
       if (auto b =
               bool_field(*e, "enabled", "/filesystemEvents/enabled", "filesystemEvents.enabled"))
         cfg.filesystem_events = *b;

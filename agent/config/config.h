@@ -83,6 +83,9 @@ struct Config {
   // filesystemEvents: look at nodefs and imagefs at once when a file written on them is
   // closed (fanotify), sampling when they moved by 1% (agent/sources/fs_watch.h).
   bool filesystem_events = true;
+  // memoryThresholdEvents: on cgroup v1, the kernel's memory threshold notification at the
+  // usage where memory.available reaches its threshold (agent/sources/memcg_threshold.h).
+  bool memory_threshold_events = true;
 
   // requiredFeatures: kernel features or safe sysctls (names as `nodehealth features` prints
   // them) this node must support; KernelRequirementsMissing turns True when one is missing.

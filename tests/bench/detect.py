@@ -200,9 +200,10 @@ def _log_time(line):
 
 
 def _woken_by(logs, condition):
-    """'psi trigger', 'filesystem event' or 'probe event' when the sample that flipped it was
-    one such an event asked for (its debug line at most 70 ms before the change: the event
-    may wait out the 50 ms gap after the last sample), else 'tick'."""
+    """'psi trigger', 'filesystem event', 'probe event' or 'memory threshold event' when the
+    sample that flipped the condition was one such an event asked for (its debug line at most
+    70 ms before the change: the event may wait out the 50 ms gap after the last sample),
+    else 'tick'."""
     lines = logs.splitlines()
     for i, line in enumerate(lines):
         if "condition changed: %s False -> True" % condition in line:
@@ -211,7 +212,8 @@ def _woken_by(logs, condition):
                 tp = _log_time(prev)
                 if t is None or tp is None or (t - tp).total_seconds() > 0.070:
                     break
-                for what in ("psi trigger", "filesystem event", "probe event"):
+                for what in ("psi trigger", "filesystem event", "probe event",
+                             "memory threshold event"):
                     if what in prev:
                         return what
             return "tick"

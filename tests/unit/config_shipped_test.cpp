@@ -58,7 +58,7 @@ TEST_CASE("deploy/host/config.yaml is valid and equal to the defaults, field by 
   const nc::Config& d = *defaults;
 
   // Every field of Config, in declaration order. Adding one changes the count: compare it below.
-  static_assert(field_count<nc::Config>() == 42 + (kHasWebConfig<nc::Config> ? 1 : 0),
+  static_assert(field_count<nc::Config>() == 43 + (kHasWebConfig<nc::Config> ? 1 : 0),
                 "Config has a new field: compare it in this test, list its key in "
                 "deploy/host/config.yaml and in the README's configuration table");
 
@@ -87,6 +87,7 @@ TEST_CASE("deploy/host/config.yaml is valid and equal to the defaults, field by 
   CHECK(s.psi_trigger_stall == d.psi_trigger_stall);
   CHECK(s.psi_trigger_window == d.psi_trigger_window);
   CHECK(s.filesystem_events == d.filesystem_events);
+  CHECK(s.memory_threshold_events == d.memory_threshold_events);
   CHECK(s.required_features == d.required_features);
   CHECK(s.checkpoint_dir == d.checkpoint_dir);
   CHECK(s.probes_enabled == d.probes_enabled);

@@ -690,9 +690,14 @@ TEST_CASE("forecast: horizon 1m..24h, window 1m..1h", "[config]") {
         ":3: forecast: must be a mapping, got string \"10m\"");
 }
 
-TEST_CASE("filesystemEvents: on by default, enabled: false turns them off", "[config]") {
+TEST_CASE("filesystemEvents, memoryThresholdEvents: on by default, enabled: false turns them off",
+          "[config]") {
   CHECK(load_ok("sampleInterval: 1s\n").filesystem_events);
   CHECK_FALSE(load_ok("filesystemEvents:\n  enabled: false\n").filesystem_events);
+  CHECK(load_ok("sampleInterval: 1s\n").memory_threshold_events);
+  CHECK_FALSE(load_ok("memoryThresholdEvents:\n  enabled: false\n").memory_threshold_events);
+  CHECK(load_error("memoryThresholdEvents: true\n", 3, "memoryThresholdEvents") ==
+        ":3: memoryThresholdEvents: must be a mapping, got bool true");
   CHECK(load_error("filesystemEvents:\n  enabled: \"no\"\n", 4, "filesystemEvents.enabled") ==
         ":4: filesystemEvents.enabled: must be true or false, got string \"no\"");
   CHECK(load_error("filesystemEvents:\n  enable: false\n", 4, "filesystemEvents.enable") ==

@@ -1,0 +1,46 @@
+// The memory threshold notifier of cgroup v1: the kernel signals an eventfd when the root
+// memory cgroup's memory.usage_in_bytes crosses a level (cgroup.event_control), as the
+// kubelet's own notifier uses it. The agent arms it at the usage where memory.available would
+// reach its nearest threshold (the usage now plus the headroom, inactive file pages taken as
+// they are now), re-arms it after every sample that moved that level by more than 1% of
+// memory, and samples at once when it fires. cgroup v2 has no such notification (the kubelet
+// has none there either): PSI triggers and the tick remain.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "nodehealth/result.h"
+#include "nodehealth/unique_fd.h"
+
+namespace nodehealth::sources {
+
+class MemoryThreshold {
+ public:
+  // `usage_file`: the v1 root cgroup's memory.usage_in_bytes as the agent opens it; the
+  // cgroup.event_control beside it is written at each arm(). An error when it is not on
+  // cgroupfs (a fixture tree under --sys-root), which is then never written.
+  static Result<MemoryThreshold> open(const std::string& usage_file);
+
+  // Arms a new eventfd for usage crossing `bytes`, replacing the armed one (closing an
+  // eventfd unregisters it). The new fd is fd() afterwards.
+  Result<void> arm(uint64_t bytes);
+  // Closes the armed eventfd: no notification until the next arm().
+  void disarm();
+  // Whether a level differs enough from the armed one to re-arm: more than `step` apart, or
+  // nothing armed.
+  bool wants(uint64_t bytes, uint64_t step) const;
+
+  int fd() const { return event_.get(); }  // -1 when disarmed
+  uint64_t armed_at() const { return armed_at_; }
+  // Consumes the eventfd's count.
+  void drain();
+
+ private:
+  UniqueFd usage_;  // memory.usage_in_bytes, open for the registrations
+  std::string control_;
+  UniqueFd event_;
+  uint64_t armed_at_ = 0;
+};
+
+}  // namespace nodehealth::sources

@@ -1,0 +1,117 @@
+"""Kernel events wake the agent, as root. With sampleInterval 1h (the longest allowed) the
+timer takes no sample after the first for an hour, so a sample that follows is one an event
+asked for. (The fork probe's wake-ups for PID pressure are tested in test_probes.)
+
+Filesystem events (fanotify FAN_CLOSE_WRITE on nodefs/imagefs, agent/sources/fs_watch.h), on
+a 64 MiB tmpfs test filesystem: a 60 MiB fallocate must turn DiskPressure True within
+seconds; small files written and closed must not sample (they move the filesystem by less
+than 1%); with filesystemEvents.enabled false nothing is armed and the fill stays unseen.
+
+Memory threshold events (cgroup v1's memory.usage_in_bytes notification, agent/sources/
+memcg_threshold.h): with memory.available's threshold 256 MiB below its value, a 512 MiB
+allocation must turn MemoryPressure True within seconds.
+
+Bounded: one 64 MiB tmpfs, unmounted afterwards; one stress-ng worker of 512 MiB for at most
+30 s."""
+import json
+import os
+import subprocess
+import time
+import unittest
+
+import nodecalc
+from harness import Agent, need, need_binary, need_root, run_cli, wait_until
+from test_kubernetes import empty, fill, small_fs
+from test_pressure import memory_v1_root
+from test_psi_wakeup import last_sample
+
+MiB = 1024 * 1024
+
+
+# Probes and PSI triggers off: an OOM kill or a stall elsewhere would sample too.
+QUIET = ("apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
+         "sampleInterval: 1h\nlogLevel: debug\n"
+         "probes:\n  enabled: false\npsiTriggers:\n  enabled: false\n")
+
+
+def config(mnt, extra=""):
+    return QUIET + "filesystems:\n  nodefs: %s\n  imagefs: %s\n%s" % (mnt, mnt, extra)
+
+
+class FilesystemEventsTest(unittest.TestCase):
+    def setUp(self):
+        need_root()
+
+    def test_a_large_write_samples_at_once_small_files_do_not(self):
+        with small_fs() as mnt, Agent(config=config(mnt)) as agent:
+            self.assertIn("filesystem events armed: nodefs %s (tmpfs)" % mnt, agent.logs())
+            self.assertEqual(agent.condition("DiskPressure")["status"], "False")
+            first = last_sample(agent)
+            # Twenty 4 KiB files, each written and closed: events, but no 1% move.
+            for i in range(20):
+                with open(os.path.join(mnt, "small-%d" % i), "wb") as f:
+                    f.write(b"x" * 4096)
+            time.sleep(0.5)  # several of the queue's 100 ms reads
+            self.assertEqual(last_sample(agent), first)
+            self.assertNotIn("filesystem event: disk usage moved", agent.logs())
+            started = time.monotonic()
+            fill(mnt)
+            wait_until(lambda: agent.condition("DiskPressure")["status"] == "True", 5,
+                       interval=0.01, what="DiskPressure True after the fill")
+            took = time.monotonic() - started
+            self.assertIn("filesystem event: disk usage moved, sampling now", agent.logs())
+            self.assertIn("condition changed: DiskPressure False -> True", agent.logs())
+            self.assertLess(took, 2.0)  # the timer's next sample is an hour away
+            empty(mnt)
+
+    def test_off_when_disabled(self):
+        with small_fs() as mnt, \
+                Agent(config=config(mnt, "filesystemEvents:\n  enabled: false\n")) as agent:
+            self.assertNotIn("filesystem events armed", agent.logs())
+            first = last_sample(agent)
+            fill(mnt)
+            time.sleep(1.0)
+            self.assertEqual(last_sample(agent), first)
+            self.assertEqual(agent.condition("DiskPressure")["status"], "False")
+            empty(mnt)
+
+
+class MemoryThresholdEventsTest(unittest.TestCase):
+    def setUp(self):
+        need_root()
+        need_binary("stress-ng")
+        need(memory_v1_root() is not None,
+             "no cgroup v1 memory controller (cgroup v2 has no usage notification)")
+        self.stress = None
+
+    def tearDown(self):
+        if self.stress and self.stress.poll() is None:
+            self.stress.kill()
+            self.stress.wait()
+
+    def test_an_allocation_past_the_threshold_samples_at_once(self):
+        r = run_cli("status", "-o", "json")
+        available = nodecalc.signal(json.loads(r.stdout), "memory.available")["available"]
+        need(available > 2048 * MiB, "needs 2 GiB of available memory")
+        threshold_mi = int(available // MiB) - 256
+        extra = "filesystemEvents:\n  enabled: false\nevictionHard:\n  memory.available: %dMi\n"
+        with Agent(config=QUIET + extra % threshold_mi) as agent:
+            self.assertRegex(agent.logs(), r"memory threshold events armed on \S+memory\.usage_in_bytes at \d+ MiB")
+            self.assertEqual(agent.condition("MemoryPressure")["status"], "False")
+            started = time.monotonic()
+            self.stress = subprocess.Popen(
+                ["stress-ng", "--vm", "1", "--vm-bytes", "512M", "--vm-keep", "--vm-populate",
+                 "--timeout", "30s", "--quiet"], stdout=subprocess.DEVNULL)
+            wait_until(lambda: agent.condition("MemoryPressure")["status"] == "True", 20,
+                       interval=0.02, what="MemoryPressure True after 512 MiB")
+            self.assertLess(time.monotonic() - started, 20)  # the timer is an hour away
+            self.assertIn("memory threshold event: usage crossed", agent.logs())
+            self.assertIn("condition changed: MemoryPressure False -> True", agent.logs())
+
+    def test_off_when_disabled(self):
+        with Agent(config=QUIET + "memoryThresholdEvents:\n  enabled: false\n") as agent:
+            self.assertNotIn("memory threshold events armed", agent.logs())
+
+
+if __name__ == "__main__":
+    unittest.main()
