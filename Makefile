@@ -147,10 +147,15 @@ $(BUILD)/bench/bench-bpf-floor: tests/bench/bpf/floor.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $(PKG_CFLAGS) -o $@ $< -lbpf
 
+# The concurrent scrapers: one epoll thread instead of 50 Python threads.
+$(BUILD)/bench/bench-scrape: tests/bench/scrape_client.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -o $@ $<
+
 bench:
 	@scripts/install-deps.sh --bench
 	@$(MAKE) --no-print-directory $(BUILD)/nodehealth $(BUILD)/bench/floor.bpf.o \
-	  $(BUILD)/bench/bench-bpf-floor
+	  $(BUILD)/bench/bench-bpf-floor $(BUILD)/bench/bench-scrape
 	NODEHEALTH_BIN=$(abspath $(BUILD))/nodehealth NODEHEALTH_BENCH_DIR=$(abspath $(BUILD))/bench \
 	  python3 tests/bench/bench.py $(if $(filter-out 0,$(QUICK)),--quick) $(BENCH_ARGS)
 

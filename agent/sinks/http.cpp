@@ -62,20 +62,38 @@ void reply(struct mg_connection* conn, int code, const char* content_type, std::
 
 }  // namespace
 
-std::string gzip_compress(std::string_view data) {
+DeflatedPart deflate_part(std::string_view data, bool last) {
+  DeflatedPart out;
+  out.size = data.size();
+  out.crc = crc32(0L, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size()));
   z_stream zs{};
-  // windowBits 15 + 16: a gzip header and trailer around the deflate stream.
-  if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-    return {};
-  std::string out(deflateBound(&zs, data.size()), '\0');
+  // windowBits -15: raw deflate, no zlib or gzip wrapping (gzip_join adds the gzip one).
+  if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
+  // deflateBound covers Z_FINISH; a sync flush adds an empty stored block (5 bytes) at most.
+  out.blocks.resize(deflateBound(&zs, data.size()) + 16);
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  const int rc = deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
+  zs.next_out = reinterpret_cast<Bytef*>(out.blocks.data());
+  zs.avail_out = static_cast<uInt>(out.blocks.size());
+  const int rc = deflate(&zs, last ? Z_FINISH : Z_SYNC_FLUSH);
+  const bool ok = last ? rc == Z_STREAM_END : rc == Z_OK && zs.avail_in == 0 && zs.avail_out > 0;
+  out.blocks.resize(zs.total_out);
   deflateEnd(&zs);
-  return rc == Z_STREAM_END ? out : std::string{};
+  if (!ok) return {};
+  return out;
+}
+
+std::string gzip_join(const DeflatedPart& head, const DeflatedPart& tail) {
+  // ID1 ID2, CM deflate, no flags, no mtime, no extra flags, OS unknown (RFC 1952 2.3).
+  std::string out("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", 10);
+  out.reserve(10 + head.blocks.size() + tail.blocks.size() + 8);
+  out += head.blocks;
+  out += tail.blocks;
+  const unsigned long crc = crc32_combine(head.crc, tail.crc, static_cast<z_off_t>(tail.size));
+  const uint64_t size = head.size + tail.size;
+  for (int i = 0; i < 4; ++i) out += static_cast<char>((crc >> (8 * i)) & 0xff);
+  for (int i = 0; i < 4; ++i) out += static_cast<char>((size >> (8 * i)) & 0xff);  // mod 2^32
+  return out;
 }
 
 HttpServer::HttpServer(const SnapshotStore& store, std::chrono::nanoseconds stale_after,
@@ -147,22 +165,43 @@ void HttpServer::add_metrics(const std::shared_ptr<prometheus::Collectable>& c) 
   collectables_.push_back(c);
 }
 
-std::string HttpServer::metrics_text() const {
-  // The node's families change only with the snapshot (once a tick): rendered once for it, so
-  // scrapes between two ticks cost a copy; the agent's own (process_*, the Kubernetes sink's)
-  // are collected fresh on every scrape.
-  std::string text;
+std::string HttpServer::metrics_text(bool gzip) const {
+  // The node's families change only with the snapshot (once a tick): rendered once for it
+  // (and deflated once, for the first scrape that asks for gzip), so scrapes between two
+  // ticks cost a copy; the agent's own (process_*, the Kubernetes sink's) are collected and
+  // deflated on every scrape.
   const auto snap = store_.get();
+  std::string text;
+  std::optional<DeflatedPart> packed;
   {
     std::lock_guard lock(rendered_mu_);
-    if (!rendered_text_.empty() && snap == rendered_snap_) text = rendered_text_;
+    if (!rendered_text_.empty() && snap == rendered_snap_) {
+      if (gzip && rendered_gzip_)
+        packed = rendered_gzip_;
+      else
+        text = rendered_text_;
+    }
   }
-  if (text.empty()) {
+  if (!packed && text.empty()) {
     text = prometheus::TextSerializer().Serialize(render_metrics(snap.get(), build_));
     std::lock_guard lock(rendered_mu_);
     rendered_snap_ = snap;
     rendered_text_ = text;
+    rendered_gzip_.reset();
   }
+  if (gzip && !packed) {
+    packed = deflate_part(text, false);
+    std::lock_guard lock(rendered_mu_);
+    if (snap == rendered_snap_) rendered_gzip_ = packed;
+  }
+  const std::string own = own_metrics_text();
+  if (!gzip) return text + own;
+  const DeflatedPart tail = deflate_part(own, true);
+  if (packed->blocks.empty() || tail.blocks.empty()) return {};  // zlib failed: plain
+  return gzip_join(*packed, tail);
+}
+
+std::string HttpServer::own_metrics_text() const {
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables;
   {
     std::lock_guard lock(collectables_mu_);
@@ -174,19 +213,20 @@ std::string HttpServer::metrics_text() const {
     families.insert(families.end(), std::make_move_iterator(more.begin()),
                     std::make_move_iterator(more.end()));
   }
-  return text + prometheus::TextSerializer().Serialize(families);
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 Response HttpServer::respond(std::string_view path, bool gzip_ok) const {
   if (path == "/metrics") {
-    Response r{200, "text/plain; version=0.0.4; charset=utf-8", metrics_text(), ""};
+    Response r{200, "text/plain; version=0.0.4; charset=utf-8", "", ""};
     if (gzip_ok) {
-      std::string packed = gzip_compress(r.body);
-      if (!packed.empty()) {
-        r.body = std::move(packed);
+      r.body = metrics_text(true);
+      if (!r.body.empty()) {
         r.extra_headers = "Content-Encoding: gzip\r\n";
+        return r;
       }
     }
+    r.body = metrics_text(false);
     return r;
   }
   if (path == "/") {  // the status page; it lists /metrics, /status and /healthz

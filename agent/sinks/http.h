@@ -31,8 +31,20 @@ class CivetServer;
 
 namespace nodehealth::sinks {
 
-// data as a gzip member (RFC 1952), at zlib's fastest level.
-std::string gzip_compress(std::string_view data);
+// A piece of a gzip member, compressed on its own: raw deflate blocks (zlib's fastest
+// level), and the CRC-32 and length of what they hold. A piece that is not the last ends
+// with a sync flush (byte-aligned, no final block), so pieces compressed at different times
+// can be joined: /metrics compresses the node's families once per sample and only the
+// agent's own few families per scrape.
+struct DeflatedPart {
+  std::string blocks;
+  unsigned long crc = 0;  // zlib's crc32 of the uncompressed bytes
+  size_t size = 0;        // uncompressed bytes
+};
+DeflatedPart deflate_part(std::string_view data, bool last);
+// One gzip member (RFC 1952: header, the parts' blocks in order, CRC-32 and size of the
+// whole): what gunzip of it gives is the parts' data joined. `tail` must be `last`.
+std::string gzip_join(const DeflatedPart& head, const DeflatedPart& tail);
 
 // A response of the endpoint, before it is written (by the gate or by civetweb).
 struct Response {
@@ -67,8 +79,11 @@ class HttpServer {
   HttpServer(const SnapshotStore& store, std::chrono::nanoseconds stale_after, WebConfig web);
   // The response to an authorized GET of a known path.
   Response respond(std::string_view path, bool gzip_ok) const;
-  // The /metrics body in the text format: the snapshot's families, then every collectable.
-  std::string metrics_text() const;
+  // The /metrics body in the text format: the snapshot's families, then every collectable;
+  // gzip: the same as one gzip member, the snapshot's part compressed once per snapshot.
+  std::string metrics_text(bool gzip) const;
+  // The text of the collectables' families (collected at each call).
+  std::string own_metrics_text() const;
   // The gate's own answer (LocalResponder), or nullopt when the credentials need bcrypt.
   std::optional<std::string> answer_in_gate(const RequestHead& r) const;
   Authenticator auth_;
@@ -78,6 +93,7 @@ class HttpServer {
   mutable std::mutex rendered_mu_;  // the node's families, as text, for one snapshot
   mutable std::shared_ptr<const Snapshot> rendered_snap_;
   mutable std::string rendered_text_;
+  mutable std::optional<DeflatedPart> rendered_gzip_;  // rendered_text_ deflated, on demand
   mutable std::mutex collectables_mu_;  // the agent's own families, collected on every scrape
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
   std::unique_ptr<CivetServer> civet_;

@@ -42,10 +42,13 @@ def scrape_lines(sc):
         ["series per scrape", nh["series"], ne["series"], _ratio(ra["series"])],
     ]
     modes = [("sequential", "%d sequential, 1 keep-alive conn" % o["sequential"]),
+             ("sequential_gzip", "%d sequential, gzip (as Prometheus asks)" % o["sequential"]),
              ("concurrent_keepalive", "%d scrapers × %d, keep-alive" % (o["scrapers"], o["each"])),
              ("concurrent_new_connection",
               "%d scrapers × %d, new conn each" % (o["scrapers"], o["each"]))]
     for key, label in modes:
+        if key not in nh or key not in ne:  # no gzip row without bench-scrape, or older runs
+            continue
         a, b, r = nh[key], ne[key], ra[key]
         rows.append([label + ": p50 / p99",
                      "%s / %s" % (fmt_s(a["p50_s"]), fmt_s(a["p99_s"])),
@@ -61,8 +64,9 @@ def scrape_lines(sc):
                               fmt_bytes(nh["memory_after"]["hwm"])),
                  "%s / %s" % (fmt_bytes(ne["memory_after"]["rss"]),
                               fmt_bytes(ne["memory_after"]["hwm"])), ""])
-    return _table("Scrape cost (GET /metrics on loopback; ratio = node_exporter / nodehealth;"
-                  " * = below 10 ticks, the ratio uses schedstat)",
+    client = nh["sequential"].get("client", "python")
+    return _table("Scrape cost (GET /metrics on loopback, scrapers: %s; ratio = node_exporter /"
+                  " nodehealth; * = below 10 ticks, the ratio uses schedstat)" % client,
                   ["", "nodehealth", "node_exporter", "ratio"], rows)
 
 

@@ -1,18 +1,30 @@
 """Scrape cost: the same load against nodehealth and node_exporter, each started
 fresh on a loopback port.
 
-- sequential: N GET /metrics back to back over one keep-alive connection;
+- sequential: N GET /metrics back to back over one keep-alive connection, plain and
+  again with Accept-Encoding: gzip (what a Prometheus server sends);
 - concurrent: 50 scrapers at once, each on its own keep-alive connection (as a
   Prometheus server keeps one), and again with a new connection per scrape.
+
+The scrapers are build/bench/bench-scrape (tests/bench/scrape_client.cpp: one epoll
+thread, a few microseconds per request), so the latencies are the server's queue and
+work; without it (bench.py run by hand before `make bench` built it) Python threads
+stand in, whose interpreter lock then dominates the concurrent latencies, and the gzip
+row is left out.
 
 CPU per scrape = (utime+stime delta from /proc/<pid>/stat - idle CPU rate x wall
 time) / scrapes; the idle rate is measured separately, on the same process,
 just before. The schedstat figure (ns grain) is kept alongside as a check of the
 stat figure's 10 ms grain."""
+import json
+import os
+import subprocess
 import threading
 import time
 
 import common
+
+CLIENT = os.path.join(os.environ.get("NODEHEALTH_BENCH_DIR", "build/bench"), "bench-scrape")
 
 
 # Above this idle CPU rate (10% of a core: a busy loop) the idle share of the
@@ -51,7 +63,32 @@ def _latency_summary(lat):
             "max_s": max(lat), "mean_s": sum(lat) / len(lat)}
 
 
-def sequential(pid, port, n, idle):
+def have_client():
+    return os.access(CLIENT, os.X_OK)
+
+
+def _client_run(pid, port, clients, each, idle, keepalive=True, gzip=False):
+    """bench-scrape's run, measured on the server: its latencies and the server's CPU."""
+    args = [CLIENT, "--port", str(port), "--clients", str(clients), "--each", str(each)]
+    args += ([] if keepalive else ["--new-connection"]) + (["--gzip"] if gzip else [])
+    before = common.CpuMark(pid)
+    r = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    after = common.CpuMark(pid)
+    if r.returncode != 0:
+        raise AssertionError("bench-scrape failed: %s" % r.stderr.strip())
+    d = json.loads(r.stdout)
+    lat = d["latencies_s"]
+    out = _latency_summary(lat) if lat else {"n": 0}
+    out.update(_cpu_per_scrape(before, after, max(len(lat), 1), idle))
+    out.update({"errors": d["errors"], "reconnects": d["reconnects"],
+                "bytes_mean": d["bytes_mean"], "client": "bench-scrape", "gzip": gzip,
+                "throughput_per_s": len(lat) / after.since(before)[0] if lat else 0.0})
+    return out
+
+
+def sequential(pid, port, n, idle, gzip=False):
+    if have_client():
+        return _client_run(pid, port, 1, n, idle, gzip=gzip)
     s = common.Scraper(port)
     lat, sizes, errors = [], [], 0
     before = common.CpuMark(pid)
@@ -67,11 +104,15 @@ def sequential(pid, port, n, idle):
     out = _latency_summary(lat)
     out.update(_cpu_per_scrape(before, after, n, idle))
     out.update({"errors": errors, "reconnects": s.reconnects,
-                "bytes_mean": sum(sizes) / len(sizes) if sizes else 0})
+                "bytes_mean": sum(sizes) / len(sizes) if sizes else 0, "client": "python"})
     return out
 
 
 def concurrent(pid, port, scrapers, each, idle, keepalive=True):
+    if have_client():
+        out = _client_run(pid, port, scrapers, each, idle, keepalive=keepalive)
+        out.update({"scrapers": scrapers, "each": each, "keepalive": keepalive})
+        return out
     barrier = threading.Barrier(scrapers + 1)
     lat, errors, reconnects = [], [0], [0]
     lock = threading.Lock()
@@ -109,7 +150,7 @@ def concurrent(pid, port, scrapers, each, idle, keepalive=True):
     # Refused requests (errors) cost next to nothing: CPU per successful scrape.
     out.update(_cpu_per_scrape(before, after, max(n, 1), idle))
     out.update({"scrapers": scrapers, "each": each, "keepalive": keepalive, "errors": errors[0],
-                "reconnects": reconnects[0],
+                "reconnects": reconnects[0], "client": "python",
                 "throughput_per_s": n / after.since(before)[0] if n else 0.0})
     return out
 
@@ -128,6 +169,8 @@ def _measure(name, ctx, opts):
         idle = common.idle_rate(pid, opts["idle_s"])
         res["idle"] = idle
         res["sequential"] = sequential(pid, port, opts["sequential"], idle)
+        if have_client():
+            res["sequential_gzip"] = sequential(pid, port, opts["sequential"], idle, gzip=True)
         res["concurrent_keepalive"] = concurrent(pid, port, opts["scrapers"], opts["each"], idle)
         res["concurrent_new_connection"] = concurrent(pid, port, opts["scrapers"], opts["each"],
                                                       idle, keepalive=False)
@@ -142,7 +185,10 @@ def run(opts):
     out["node_exporter"] = _measure("node_exporter", common.node_exporter(), opts)
     nh, ne = out["nodehealth"], out["node_exporter"]
     ratios = {}
-    for mode in ("sequential", "concurrent_keepalive", "concurrent_new_connection"):
+    for mode in ("sequential", "sequential_gzip", "concurrent_keepalive",
+                 "concurrent_new_connection"):
+        if mode not in nh or mode not in ne:
+            continue
         a, b = nh[mode], ne[mode]
         ca, cb = a["cpu_per_scrape_best_s"], b["cpu_per_scrape_best_s"]
         ratios[mode] = {

@@ -16,7 +16,9 @@
 #include "agent/sinks/http.h"
 
 using nodehealth::sinks::accepts_gzip;
-using nodehealth::sinks::gzip_compress;
+using nodehealth::sinks::deflate_part;
+using nodehealth::sinks::DeflatedPart;
+using nodehealth::sinks::gzip_join;
 
 TEST_CASE("http: which Accept-Encoding values accept gzip", "[http]") {
   CHECK(accepts_gzip("gzip"));
@@ -33,19 +35,34 @@ TEST_CASE("http: which Accept-Encoding values accept gzip", "[http]") {
   CHECK_FALSE(accepts_gzip("*"));  // only gzip by name
 }
 
-TEST_CASE("http: gzip_compress round-trips through zlib", "[http]") {
+TEST_CASE("http: deflated parts joined into one gzip member round-trip", "[http]") {
   std::string text;
   for (int i = 0; i < 2000; ++i)
     text += "nodehealth_signal_value{signal=\"x" + std::to_string(i) + "\"} 1\n";
-  const std::string packed = gzip_compress(text);
+  const std::string own = "process_open_fds 12\nprocess_max_fds 1024\n";
+  // The node's part compressed once (not last), the agent's own part per scrape (last).
+  const DeflatedPart head = deflate_part(text, false);
+  REQUIRE_FALSE(head.blocks.empty());
+  CHECK(head.size == text.size());
+  const std::string packed = gzip_join(head, deflate_part(own, true));
   REQUIRE(packed.size() > 18);
   CHECK(static_cast<unsigned char>(packed[0]) == 0x1f);  // the gzip magic
   CHECK(static_cast<unsigned char>(packed[1]) == 0x8b);
   CHECK(packed.size() < text.size() / 4);
   auto back = nodehealth::features::gunzip(packed);
   REQUIRE(back);
-  CHECK(*back == text);
-  auto empty = nodehealth::features::gunzip(gzip_compress(""));
+  CHECK(*back == text + own);
+  // The same head joined to another tail: the head is reused as it is.
+  auto again = nodehealth::features::gunzip(gzip_join(head, deflate_part("x 1\n", true)));
+  REQUIRE(again);
+  CHECK(*again == text + "x 1\n");
+  // Empty parts, either side.
+  auto tail_only =
+      nodehealth::features::gunzip(gzip_join(deflate_part("", false), deflate_part(own, true)));
+  REQUIRE(tail_only);
+  CHECK(*tail_only == own);
+  auto empty =
+      nodehealth::features::gunzip(gzip_join(deflate_part("", false), deflate_part("", true)));
   REQUIRE(empty);
   CHECK(empty->empty());
 }
