@@ -63,13 +63,7 @@ KUBELET_CONDITIONS = [
 
 
 def pid_available():
-    with open("/proc/sys/kernel/pid_max") as f:
-        pid_max = int(f.read())
-    with open("/proc/sys/kernel/threads-max") as f:
-        threads_max = int(f.read())
-    with open("/proc/loadavg") as f:
-        tasks = int(f.read().split()[3].split("/")[1])
-    return min(pid_max, threads_max) - tasks
+    return common.nodecalc.pid_available("/proc")[0]
 
 
 def memory_available():

@@ -216,19 +216,11 @@ class ProbeTest(unittest.TestCase):
         turning True within seconds of 400 new processes is the fork probe's wake-up (its
         marks set from the PID headroom, 200 tasks here). PSI triggers and filesystem events
         are off, so nothing else can wake the loop."""
-        def pid_available():
-            with open("/proc/sys/kernel/pid_max") as f:
-                pid_max = int(f.read())
-            with open("/proc/sys/kernel/threads-max") as f:
-                threads_max = int(f.read())
-            with open("/proc/loadavg") as f:
-                return min(pid_max, threads_max) - int(f.read().split()[3].split("/")[1])
-
         config = ("apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
                   "sampleInterval: 1h\nlogLevel: debug\n"
                   "psiTriggers: {enabled: false}\nfilesystemEvents: {enabled: false}\n"
                   "evictionHard:\n  memory.available: 100Mi\n  pid.available: \"%d\"\n"
-                  % (pid_available() - 200))
+                  % (nodecalc.pid_available("/proc")[0] - 200))
         procs = []
         try:
             with tp_btf(btf), Agent(config=config) as agent:

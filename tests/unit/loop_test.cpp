@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <memory>
 #include <vector>
 
 #include "agent/loop.h"
@@ -20,6 +21,23 @@ struct SignalMaskGuard {
   sigset_t saved;
   SignalMaskGuard() { pthread_sigmask(SIG_SETMASK, nullptr, &saved); }
   ~SignalMaskGuard() { pthread_sigmask(SIG_SETMASK, &saved, nullptr); }
+};
+
+// A loop and a pipe to watch: fds[0] is read, fds[1] written.
+struct LoopAndPipe {
+  SignalMaskGuard guard;
+  std::unique_ptr<EventLoop> loop;
+  int fds[2] = {-1, -1};
+  LoopAndPipe() {
+    auto l = EventLoop::create();
+    REQUIRE(l);
+    loop = std::move(*l);
+    REQUIRE(::pipe(fds) == 0);
+  }
+  ~LoopAndPipe() {
+    ::close(fds[0]);
+    ::close(fds[1]);
+  }
 };
 
 }  // namespace
@@ -51,12 +69,9 @@ TEST_CASE("the soon timer fires once, after its delay, apart from the tick timer
 }
 
 TEST_CASE("re-arming the soon timer replaces its deadline; a watched fd is served", "[loop]") {
-  SignalMaskGuard guard;
-  auto loop = EventLoop::create();
-  REQUIRE(loop);
-  auto& l = **loop;
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
+  LoopAndPipe t;
+  auto& l = *t.loop;
+  const int* fds = t.fds;
   int reads = 0, soons = 0;
   Clock::time_point start = Clock::now(), fired;
   REQUIRE(l.watch(fds[0], [&] {
@@ -78,17 +93,12 @@ TEST_CASE("re-arming the soon timer replaces its deadline; a watched fd is serve
   CHECK(soons == 1);
   CHECK(fired - start >= milliseconds(20));
   CHECK(fired - start < milliseconds(400));
-  ::close(fds[0]);
-  ::close(fds[1]);
 }
 
 TEST_CASE("a paused fd is not served until its pause is over, then is again", "[loop]") {
-  SignalMaskGuard guard;
-  auto loop = EventLoop::create();
-  REQUIRE(loop);
-  auto& l = **loop;
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
+  LoopAndPipe t;
+  auto& l = *t.loop;
+  const int* fds = t.fds;
   std::vector<Clock::time_point> served;
   REQUIRE(l.watch(fds[0], [&] {
     char c;
@@ -108,6 +118,4 @@ TEST_CASE("a paused fd is not served until its pause is over, then is again", "[
   REQUIRE(served.size() == 2);
   CHECK(served[1] - served[0] >= milliseconds(80));
   CHECK(served[1] - served[0] < milliseconds(1000));
-  ::close(fds[0]);
-  ::close(fds[1]);
 }
