@@ -197,8 +197,6 @@ int cmd_status(int argc, char** argv) {
   return 0;
 }
 
-// Each tick is the interval +/- 5%, so a fleet started together does not sample
-// (and later patch the API) at the same instant.
 // The shortest time between two samples that events (PSI triggers, an OOM kill) ask for.
 constexpr std::chrono::milliseconds kEventSampleGap{50};
 // The filesystem events' queue is read at most this often (agent/sources/fs_watch.h).
@@ -206,6 +204,8 @@ constexpr std::chrono::milliseconds kFsEventPause{100};
 // The memory threshold notification is registered again when its level moved by more.
 constexpr uint64_t kMemoryLevelStep = 8ull << 20;
 
+// Each tick is the interval +/- 5%, so a fleet started together does not sample
+// (and later patch the API) at the same instant.
 std::chrono::nanoseconds jittered(std::chrono::nanoseconds interval, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> d(0.95, 1.05);
   return std::chrono::nanoseconds(static_cast<int64_t>(double(interval.count()) * d(rng)));
@@ -475,9 +475,9 @@ int cmd_run(int argc, char** argv) {
     nh::sandbox::test_hook_tick();
     if (ready) notifier.keepalive(last_tick);
   };
-  // An event (a PSI trigger, a probe's ring buffer) samples now, or, within kEventSampleGap
-  // of the last sample, as soon as that gap has passed: never dropped, at most one extra
-  // sample per gap however often the kernel reports.
+  // An event (a PSI trigger, a probe's event, a filesystem or memory threshold event) samples
+  // now, or, within kEventSampleGap of the last sample, as soon as that gap has passed: never
+  // dropped, at most one extra sample per gap however often the kernel reports.
   bool soon_armed = false;
   tick_soon = [&] {
     const auto since = std::chrono::steady_clock::now() - last_tick;

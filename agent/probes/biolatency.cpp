@@ -12,17 +12,21 @@
 namespace nodehealth::probes {
 namespace {
 
+constexpr const char* kIssue = "block/block_rq_issue";
+
 class BiolatencyProbe final : public Probe {
  public:
   std::string_view name() const override { return "biolatency"; }
-  std::vector<std::string> tracepoints() const override {
-    return {"block/block_rq_issue", "block/block_rq_complete"};
-  }
+  // Completion is needed either way; issue only by the classic pair (checked in start()).
+  std::vector<std::string> tracepoints() const override { return {"block/block_rq_complete"}; }
 
   Result<void> start(const ProbeOptions& o) override {
     // One BTF raw tracepoint at completion, timed from the request's own timestamps,
     // where the kernel describes it; else the classic issue/complete pair.
     const bool btf = tp_btf_arg_is_pointer(o, "block_rq_complete", 0);
+    if (!btf && !tracepoint_exists(o, kIssue))
+      return fail(std::string("tracepoint ") + kIssue +
+                  " does not exist on this kernel (the classic programs need it)");
     auto skel = open_load_attach<nh_biolatency, nh_biolatency__destroy>(
         o, nh_biolatency__open_opts, nh_biolatency__load, nh_biolatency__attach,
         [&](nh_biolatency* s) -> Result<void> {

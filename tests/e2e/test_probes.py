@@ -330,6 +330,21 @@ class ProbeTest(unittest.TestCase):
         finally:
             agent_cm.__exit__(None, None, None)
 
+    def test_biolatency_needs_the_issue_tracepoint_only_for_its_classic_programs(self):
+        def hide():
+            return override_env("NODEHEALTH_TEST_MISSING_TRACEPOINTS", "block/block_rq_issue")
+
+        # With BTF raw tracepoints one completion program times the requests: still up.
+        with hide(), Agent(config=STATS) as agent:
+            self.assertEqual(metric(agent.metrics(), "nodehealth_probe_up", probe="biolatency"), 1)
+            self.assertEqual(loaded_programs(agent.metrics(), "biolatency"), {"rq_complete_btf"})
+        # The classic pair cannot run without it: down, saying why.
+        with hide(), tp_btf(False), Agent() as agent:
+            self.assertEqual(metric(agent.metrics(), "nodehealth_probe_up", probe="biolatency"), 0)
+            bio = [p for p in agent.status()["probes"] if p["name"] == "biolatency"][0]
+            self.assertEqual(bio["error"], "tracepoint block/block_rq_issue does not exist on "
+                                           "this kernel (the classic programs need it)")
+
     def test_reclaim_without_memcg_tracepoints_falls_back_to_direct_only(self):
         with override_env("NODEHEALTH_TEST_MISSING_TRACEPOINTS", "vmscan/mm_vmscan_memcg_reclaim_end"):
             agent_cm = Agent()
