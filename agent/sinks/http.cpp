@@ -163,13 +163,14 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen,
 void HttpServer::add_metrics(const std::shared_ptr<prometheus::Collectable>& c) {
   std::lock_guard lock(collectables_mu_);
   collectables_.push_back(c);
+  own_.reset();  // in the next scrape, not a second later
 }
 
 std::string HttpServer::metrics_text(bool gzip) const {
   // The node's families change only with the snapshot (once a tick): rendered once for it
   // (and deflated once, for the first scrape that asks for gzip), so scrapes between two
-  // ticks cost a copy; the agent's own (process_*, the Kubernetes sink's) are collected and
-  // deflated on every scrape.
+  // ticks cost a copy; the agent's own (process_*, the Kubernetes sink's) at most once a
+  // second (own_metrics).
   const auto snap = store_.get();
   std::string text;
   std::optional<DeflatedPart> packed;
@@ -194,26 +195,28 @@ std::string HttpServer::metrics_text(bool gzip) const {
     std::lock_guard lock(rendered_mu_);
     if (snap == rendered_snap_) rendered_gzip_ = packed;
   }
-  const std::string own = own_metrics_text();
-  if (!gzip) return text + own;
-  const DeflatedPart tail = deflate_part(own, true);
-  if (packed->blocks.empty() || tail.blocks.empty()) return {};  // zlib failed: plain
-  return gzip_join(*packed, tail);
+  const auto own = own_metrics();
+  if (!gzip) return text + own->text;
+  if (packed->blocks.empty() || own->gzip_tail.blocks.empty()) return {};  // zlib failed: plain
+  return gzip_join(*packed, own->gzip_tail);
 }
 
-std::string HttpServer::own_metrics_text() const {
-  std::vector<std::shared_ptr<prometheus::Collectable>> collectables;
-  {
-    std::lock_guard lock(collectables_mu_);
-    collectables = collectables_;
-  }
+std::shared_ptr<const HttpServer::OwnMetrics> HttpServer::own_metrics() const {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(collectables_mu_);
+  if (own_ && now - own_at_ < kOwnMetricsMaxAge) return own_;
   std::vector<prometheus::MetricFamily> families;
-  for (const auto& c : collectables) {
+  for (const auto& c : collectables_) {
     auto more = c->Collect();
     families.insert(families.end(), std::make_move_iterator(more.begin()),
                     std::make_move_iterator(more.end()));
   }
-  return prometheus::TextSerializer().Serialize(families);
+  auto own = std::make_shared<OwnMetrics>();
+  own->text = prometheus::TextSerializer().Serialize(families);
+  own->gzip_tail = deflate_part(own->text, true);
+  own_ = std::move(own);
+  own_at_ = now;
+  return own_;
 }
 
 Response HttpServer::respond(std::string_view path, bool gzip_ok) const {

@@ -54,6 +54,10 @@ struct Response {
   std::string extra_headers;  // whole header lines, each ending in \r\n
 };
 
+// The agent's own families on /metrics are collected at most this often; the node's are
+// rendered once per sample. /metrics is thus never more than about a second old.
+inline constexpr std::chrono::seconds kOwnMetricsMaxAge{1};
+
 class HttpServer {
  public:
   // listen: "HOST:PORT", ":PORT" (every address) or "[v6]:PORT". stale_after:
@@ -82,8 +86,15 @@ class HttpServer {
   // The /metrics body in the text format: the snapshot's families, then every collectable;
   // gzip: the same as one gzip member, the snapshot's part compressed once per snapshot.
   std::string metrics_text(bool gzip) const;
-  // The text of the collectables' families (collected at each call).
-  std::string own_metrics_text() const;
+  // The agent's own families (the collectables: process_*, the Kubernetes sink's counters) as
+  // text and deflated as a gzip tail, collected again when kOwnMetricsMaxAge old: concurrent
+  // scrapers (an HA pair of Prometheus servers, a dashboard) then share one collection, and
+  // every scrape within a second is the same copy.
+  struct OwnMetrics {
+    std::string text;
+    DeflatedPart gzip_tail;  // empty blocks when zlib failed
+  };
+  std::shared_ptr<const OwnMetrics> own_metrics() const;
   // The gate's own answer (LocalResponder), or nullopt when the credentials need bcrypt.
   std::optional<std::string> answer_in_gate(const RequestHead& r) const;
   Authenticator auth_;
@@ -94,8 +105,10 @@ class HttpServer {
   mutable std::shared_ptr<const Snapshot> rendered_snap_;
   mutable std::string rendered_text_;
   mutable std::optional<DeflatedPart> rendered_gzip_;  // rendered_text_ deflated, on demand
-  mutable std::mutex collectables_mu_;  // the agent's own families, collected on every scrape
+  mutable std::mutex collectables_mu_;                 // the agent's own families
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
+  mutable std::shared_ptr<const OwnMetrics> own_;  // under collectables_mu_
+  mutable std::chrono::steady_clock::time_point own_at_{};
   std::unique_ptr<CivetServer> civet_;
   std::string secret_;  // the gate's header value
   std::unique_ptr<Gate> gate_;

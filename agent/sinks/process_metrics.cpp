@@ -212,18 +212,12 @@ ProcessCollector::ProcessCollector(std::string dir, const std::string& proc_stat
 }
 
 std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
-  const auto now = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> lock(mu_);
-  if (read_at_ != std::chrono::steady_clock::time_point{} && now - read_at_ < kProcessStatsMaxAge)
-    return last_;
   std::vector<std::string> errors;
   auto stats = read_process_stats(dir_, clk_tck_, boot_time_, &errors);
   if (!errors.empty() && !warned_.exchange(true))
     spdlog::warn("process metrics: cannot read {} (left out of /metrics, warned once)",
                  fmt::join(errors, "; "));
-  last_ = render_process_metrics(stats);
-  read_at_ = now;
-  return last_;
+  return render_process_metrics(stats);
 }
 
 }  // namespace nodehealth::sinks

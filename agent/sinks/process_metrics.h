@@ -2,16 +2,12 @@
 // process_resident_memory_bytes, process_virtual_memory_bytes, process_cpu_seconds_total,
 // process_open_fds, process_max_fds and process_start_time_seconds. Read from the agent's own
 // /proc/self (the real procfs, not the configured host root: the agent's process is where it
-// runs): three small reads and one directory listing, each allowed by the sandbox's seccomp
-// list, at most once per second (kProcessStatsMaxAge): scrapes within a second of the last
-// read share its figures, so concurrent scrapers (an HA pair of Prometheus servers, a
-// dashboard) do not each list /proc/self/fd. A family whose file cannot be read is left out.
+// runs) at scrape time: three small reads and one directory listing, each allowed by the
+// sandbox's seccomp list. A family whose file cannot be read is left out of that scrape.
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,15 +63,12 @@ ProcessStats read_process_stats(const std::string& dir, long clk_tck,
 // The families for `s`, in a fixed order, empty ones left out.
 std::vector<prometheus::MetricFamily> render_process_metrics(const ProcessStats& s);
 
-inline constexpr std::chrono::seconds kProcessStatsMaxAge{1};
-
 class ProcessCollector final : public prometheus::Collectable {
  public:
   // dir: the process directory ("/proc/self"); proc_stat: the file holding btime, read once
   // here (it does not change while the machine is up).
   explicit ProcessCollector(std::string dir = "/proc/self",
                             const std::string& proc_stat = "/proc/stat");
-  // The families, read again when the last read is kProcessStatsMaxAge old.
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
@@ -83,9 +76,6 @@ class ProcessCollector final : public prometheus::Collectable {
   long clk_tck_;
   std::optional<uint64_t> boot_time_;
   mutable std::atomic<bool> warned_{false};  // one warning, not one per scrape
-  mutable std::mutex mu_;                    // scrapes may run on several threads
-  mutable std::chrono::steady_clock::time_point read_at_{};
-  mutable std::vector<prometheus::MetricFamily> last_;
 };
 
 }  // namespace nodehealth::sinks

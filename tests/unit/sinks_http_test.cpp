@@ -9,8 +9,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
+#include <thread>
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
 
 #include "agent/features/gunzip.h"
 #include "agent/sinks/http.h"
@@ -99,6 +105,52 @@ std::size_t count(const std::string& text, const std::string& part) {
 }
 
 }  // namespace
+
+namespace {
+
+// A family whose value counts the collections.
+class CountingCollectable final : public prometheus::Collectable {
+ public:
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    prometheus::MetricFamily f{
+        "test_collections", "Collections.", prometheus::MetricType::Gauge, {}};
+    prometheus::ClientMetric m;
+    m.gauge.value = double(++calls);
+    f.metric.push_back(m);
+    return {f};
+  }
+  mutable std::atomic<int> calls{0};
+};
+
+}  // namespace
+
+TEST_CASE("http: the agent's own families are collected at most once a second", "[http]") {
+  nodehealth::sinks::SnapshotStore store("node-a");
+  auto server = nodehealth::sinks::HttpServer::start("127.0.0.1:0", store, {"1.2.3", "abc"},
+                                                     std::chrono::seconds(10));
+  REQUIRE(server);
+  auto counting = std::make_shared<CountingCollectable>();
+  (*server)->add_metrics(counting);
+  const int port = (*server)->port();
+  auto scrape = [&](const char* extra) {
+    // Qualified: with a std::string argument, lookup would also find std::exchange.
+    return ::exchange(
+        port, std::string("GET /metrics HTTP/1.1\r\n") + extra + "Connection: close\r\n\r\n");
+  };
+  CHECK(count(scrape(""), "\ntest_collections 1\n") == 1);
+  // Within the second: the same collection, plain and gzip alike.
+  CHECK(count(scrape(""), "\ntest_collections 1\n") == 1);
+  const std::string packed = scrape("Accept-Encoding: gzip\r\n");
+  auto text = nodehealth::features::gunzip(packed.substr(packed.find("\r\n\r\n") + 4));
+  REQUIRE(text);
+  CHECK(count(*text, "\ntest_collections 1\n") == 1);
+  CHECK(counting->calls == 1);
+  std::this_thread::sleep_for(nodehealth::sinks::kOwnMetricsMaxAge + std::chrono::milliseconds(50));
+  CHECK(count(scrape(""), "\ntest_collections 2\n") == 1);
+  // A collectable added later shows in the next scrape.
+  (*server)->add_metrics(std::make_shared<CountingCollectable>());
+  CHECK(count(scrape(""), "\ntest_collections 1\n") == 1);
+}
 
 TEST_CASE("http: the gate answers scrapes itself, kept alive and pipelined", "[http]") {
   nodehealth::sinks::SnapshotStore store("node-a");

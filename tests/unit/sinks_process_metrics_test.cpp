@@ -12,7 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include <prometheus/text_serializer.h>
 
@@ -218,38 +217,4 @@ TEST_CASE("process metrics: this process's own /proc/self", "[process_metrics]")
   const double start = families.back().metric.at(0).gauge.value;
   CHECK(start <= double(std::time(nullptr)) + 1);
   CHECK(start > double(std::time(nullptr)) - 86400 * 365);
-}
-
-TEST_CASE("scrapes within a second share one read of the process's files", "[process_metrics]") {
-  testing::TempDir d;
-  const std::string dir = d.path() + "/proc-pid";
-  std::filesystem::create_directories(dir + "/fd");
-  const std::string stat =
-      "1 (nodehealth) S 1 1 1 0 -1 0 0 0 0 0 150 50 0 0 20 0 1 0 100 "
-      "1000000 200 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0\n";
-  std::ofstream(dir + "/stat") << stat;
-  std::ofstream(dir + "/status") << "VmSize:\t    1000 kB\nVmRSS:\t     200 kB\n";
-  std::ofstream(dir + "/limits")
-      << "Max open files            1024                 4096    files\n";
-  std::ofstream(d.path() + "/stat") << "btime 1700000000\n";
-  ProcessCollector collector(dir, d.path() + "/stat");
-  auto value = [](const std::vector<prometheus::MetricFamily>& fs, const std::string& name) {
-    for (const auto& f : fs)
-      if (f.name == name) return f.metric.at(0).gauge.value;
-    return -1.0;
-  };
-  const auto first = collector.Collect();
-  CHECK(value(first, "process_max_fds") == 1024);
-  CHECK(value(first, "process_open_fds") == 0);
-  // Changed files: the next scrape, within the second, still has the first read's figures.
-  std::ofstream(dir + "/limits")
-      << "Max open files            2048                 4096    files\n";
-  std::ofstream(dir + "/fd/3") << "";
-  const auto second = collector.Collect();
-  CHECK(value(second, "process_max_fds") == 1024);
-  CHECK(value(second, "process_open_fds") == 0);
-  std::this_thread::sleep_for(kProcessStatsMaxAge + std::chrono::milliseconds(50));
-  const auto third = collector.Collect();
-  CHECK(value(third, "process_max_fds") == 2048);
-  CHECK(value(third, "process_open_fds") == 1);
 }
