@@ -3,8 +3,10 @@
 // kubelet's own notifier uses it. The agent arms it at the usage where memory.available would
 // reach its nearest threshold (the usage now plus the headroom, inactive file pages taken as
 // they are now), re-arms it after every sample that moved that level by more than 1% of
-// memory, and samples at once when it fires. cgroup v2 has no such notification (the kubelet
-// has none there either): PSI triggers and the tick remain.
+// memory, and samples at once when it fires. It is a hint, as the kubelet's is: an allocation
+// the kernel meets by reclaiming page cache lowers memory.available without raising the usage,
+// and then the next tick sees it. cgroup v2 has no such notification (the kubelet has none
+// there either): PSI triggers and the tick remain.
 #pragma once
 
 #include <cstdint>
