@@ -157,6 +157,11 @@ class Agent:
                 return c
         raise AssertionError("no condition " + ctype)
 
+    def headroom(self, name):
+        """The signal's available amount above its nearest threshold, as the agent sees it."""
+        s = self.signal(name)
+        return s["available"] - max(t["value"] for t in s["thresholds"] if "value" in t)
+
     def signal(self, name):
         for s in self.status()["signals"]:
             if s["signal"] == name:
@@ -206,3 +211,29 @@ class Agent:
         with contextlib.suppress(OSError):
             self.final_log = self.logs()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def agent_with_headroom(make_config, signal, current, margin, slack, **kw):
+    """An agent whose `signal` stands `margin` above its threshold as the agent itself sees it:
+    the threshold is set from `current()` (the test's own reading) less `margin`, and the agent
+    is started again (up to 3 times) while the node has drifted by more than `slack` between
+    the reading and the agent's first sample (processes or memory of an earlier test going
+    away). make_config(threshold) gives the agent's configuration."""
+    for attempt in range(3):
+        agent_cm = Agent(config=make_config(current() - margin), **kw)
+        agent = agent_cm.__enter__()
+        try:
+            head = agent.headroom(signal)
+            if 0 < head <= margin + slack or attempt == 2:
+                break
+        except BaseException:
+            agent_cm.__exit__(None, None, None)
+            raise
+        agent_cm.__exit__(None, None, None)
+    try:
+        assert 0 < head <= margin + slack, "%s headroom %s, want (0, %s]" % (signal, head,
+                                                                        margin + slack)
+        yield agent
+    finally:
+        agent_cm.__exit__(None, None, None)

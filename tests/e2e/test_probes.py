@@ -22,7 +22,7 @@ import time
 import unittest
 
 import nodecalc
-from harness import Agent, need, need_binary, need_root, wait_until
+from harness import Agent, agent_with_headroom, need, need_binary, need_root, wait_until
 
 ALLOCATE = "b = []\nwhile True:\n    b.append(bytearray(1 << 20))\n"
 
@@ -214,22 +214,29 @@ class ProbeTest(unittest.TestCase):
     def _pid_burst(self, btf):
         """sampleInterval 1h: after the first sample only an event samples, so PIDPressure
         turning True within seconds of 400 new processes is the fork probe's wake-up (its
-        marks set from the PID headroom, 200 tasks here). PSI triggers and filesystem events
-        are off, so nothing else can wake the loop."""
-        config = ("apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
-                  "sampleInterval: 1h\nlogLevel: debug\n"
-                  "psiTriggers: {enabled: false}\nfilesystemEvents: {enabled: false}\n"
-                  "evictionHard:\n  memory.available: 100Mi\n  pid.available: \"%d\"\n"
-                  % (nodecalc.pid_available("/proc")[0] - 200))
+        marks set from the PID headroom, 200 to 300 tasks here as the agent sees it). PSI
+        triggers and filesystem events are off, so nothing else can wake the loop."""
+        def config(threshold):
+            return ("apiVersion: nodehealth.io/v1alpha1\nkind: AgentConfiguration\n"
+                    "sampleInterval: 1h\nlogLevel: debug\n"
+                    "psiTriggers: {enabled: false}\nfilesystemEvents: {enabled: false}\n"
+                    "evictionHard:\n  memory.available: 100Mi\n  pid.available: \"%d\"\n"
+                    % threshold)
         procs = []
         try:
-            with tp_btf(btf), Agent(config=config) as agent:
+            with tp_btf(btf), agent_with_headroom(
+                    config, "pid.available", lambda: nodecalc.pid_available("/proc")[0],
+                    margin=200, slack=100) as agent:
                 self.assertEqual(agent.condition("PIDPressure")["status"], "False")
                 started = time.monotonic()
                 for _ in range(400):
                     procs.append(subprocess.Popen(["sleep", "30"], stdin=subprocess.DEVNULL))
-                wait_until(lambda: agent.condition("PIDPressure")["status"] == "True", 10,
-                           interval=0.02, what="PIDPressure True after 400 processes")
+                try:
+                    wait_until(lambda: agent.condition("PIDPressure")["status"] == "True", 10,
+                               interval=0.02, what="PIDPressure True after 400 processes")
+                except AssertionError as e:
+                    raise AssertionError("%s; headroom now %s; agent log:\n%s" % (
+                        e, agent.headroom("pid.available"), agent.logs()[-3000:]))
                 self.assertLess(time.monotonic() - started, 10)
                 self.assertIn("probe event: fork, sampling now", agent.logs())
                 self.assertIn("condition changed: PIDPressure False -> True", agent.logs())

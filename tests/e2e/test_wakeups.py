@@ -21,7 +21,7 @@ import time
 import unittest
 
 import nodecalc
-from harness import Agent, need, need_root, run_cli, wait_until
+from harness import Agent, agent_with_headroom, need, need_root, run_cli, wait_until
 from test_kubernetes import empty, fill, small_fs
 from test_pressure import memory_v1_root
 from test_psi_wakeup import last_sample
@@ -102,9 +102,15 @@ class MemoryThresholdEventsTest(unittest.TestCase):
         r = run_cli("status", "-o", "json")
         available = nodecalc.signal(json.loads(r.stdout), "memory.available")["available"]
         need(available > 2048 * MiB, "needs 2 GiB of available memory")
-        threshold_mi = int(available // MiB) - 256
         extra = "filesystemEvents:\n  enabled: false\nevictionHard:\n  memory.available: %dMi\n"
-        with Agent(config=QUIET + extra % threshold_mi) as agent:
+
+        def reading():
+            r = run_cli("status", "-o", "json")
+            return nodecalc.signal(json.loads(r.stdout), "memory.available")["available"]
+
+        # 256 MiB above the threshold as the agent sees it (up to 512 MiB if the node drifts).
+        with agent_with_headroom(lambda t: QUIET + extra % (int(t) // MiB), "memory.available",
+                                 reading, margin=256 * MiB, slack=256 * MiB) as agent:
             self.assertRegex(agent.logs(), r"memory threshold events armed on \S+memory\.usage_in_bytes at \d+ MiB")
             self.assertEqual(agent.condition("MemoryPressure")["status"], "False")
             started = time.monotonic()
@@ -120,8 +126,8 @@ class MemoryThresholdEventsTest(unittest.TestCase):
             except AssertionError:
                 with open(os.path.join(memory_v1_root(), "memory.usage_in_bytes")) as f:
                     usage = int(f.read())
-                raise AssertionError("root usage now %d MiB; agent log:\n%s"
-                                     % (usage >> 20, agent.logs()[-3000:]))
+                raise AssertionError("root usage now %d MiB, headroom %d MiB; agent log:\n%s" % (
+                    usage >> 20, agent.headroom("memory.available") // MiB, agent.logs()[-3000:]))
             self.assertLess(time.monotonic() - started, 20)  # the timer is an hour away
             self.assertIn("memory threshold event: usage crossed", agent.logs())
             self.assertIn("condition changed: MemoryPressure False -> True", agent.logs())
