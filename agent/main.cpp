@@ -2,7 +2,6 @@
 #include <bpf/bpf.h>
 #include <linux/magic.h>
 #include <signal.h>
-#include <sys/epoll.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -39,13 +38,11 @@
 #include "agent/sinks/http.h"
 #include "agent/sinks/kubernetes.h"
 #include "agent/sinks/snapshot.h"
-#include "agent/sources/fs_watch.h"
-#include "agent/sources/memcg_threshold.h"
 #include "agent/sources/mounts.h"
-#include "agent/sources/psi_trigger.h"
 #include "agent/sources/sources.h"
 #include "agent/thresholds.h"
 #include "agent/version.h"
+#include "agent/wakeups.h"
 
 namespace nh = nodehealth;
 
@@ -197,12 +194,8 @@ int cmd_status(int argc, char** argv) {
   return 0;
 }
 
-// The shortest time between two samples that events (PSI triggers, an OOM kill) ask for.
+// The shortest time between two samples that events (agent/wakeups.h) ask for.
 constexpr std::chrono::milliseconds kEventSampleGap{50};
-// The filesystem events' queue is read at most this often (agent/sources/fs_watch.h).
-constexpr std::chrono::milliseconds kFsEventPause{100};
-// The memory threshold notification is registered again when its level moved by more.
-constexpr uint64_t kMemoryLevelStep = 8ull << 20;
 
 // Each tick is the interval +/- 5%, so a fleet started together does not sample
 // (and later patch the API) at the same instant.
@@ -417,7 +410,6 @@ int cmd_run(int argc, char** argv) {
   start_probes(*cfg, paths, probe_set, bpf_stats);
   agent.set_probes(&probe_set);
 
-  // PSI triggers: a burst of memory or IO stalls wakes the loop for a sample now.
   auto last_tick = std::chrono::steady_clock::now() - std::chrono::hours(1);
   auto notifier = nh::SystemdNotifier::from_env();
   if (notifier.watchdog() && cfg->sample_interval * 21 / 20 > *notifier.watchdog() / 2)
@@ -427,38 +419,8 @@ int cmd_run(int argc, char** argv) {
         nh::parse::format_duration(*notifier.watchdog()),
         nh::parse::format_duration(cfg->sample_interval));
   bool ready = false;  // READY=1 sent: the first sample is served and the sandbox applied
-  // cgroup v1's memory threshold notification (agent/sources/memcg_threshold.h), armed at the
-  // root cgroup usage where memory.available reaches its nearest threshold.
-  std::optional<nh::sources::MemoryThreshold> memory_threshold;
   std::function<void()> tick_soon;
-  auto rearm_memory = [&] {
-    if (!memory_threshold) return;
-    const auto& m = agent.root_memory();
-    const auto head = agent.headroom("memory.available");
-    const int armed = memory_threshold->fd();
-    if (!m || !head || *head <= 0) {  // no signal, or already met: the ticks follow it
-      if (armed >= 0) (void)l.unwatch(armed);
-      memory_threshold->disarm();
-      return;
-    }
-    const uint64_t level = m->usage_bytes + static_cast<uint64_t>(*head);
-    if (!memory_threshold->wants(level, kMemoryLevelStep)) return;
-    if (armed >= 0) (void)l.unwatch(armed);
-    auto r = memory_threshold->arm(level);
-    if (r) {
-      r = l.watch(memory_threshold->fd(), [&] {
-        memory_threshold->drain();
-        spdlog::debug("memory threshold event: usage crossed {} MiB, sampling now",
-                      memory_threshold->armed_at() >> 20);
-        tick_soon();
-      });
-    }
-    if (!r) {
-      spdlog::warn("memory threshold events off: {}", r.error().message);
-      memory_threshold.reset();
-    }
-  };
-  std::optional<nh::sources::FsWatch> fs_watch;  // armed after the first sample
+  nh::Wakeups wakeups(l, [&] { tick_soon(); });
   auto tick = [&] {
     if (reload_pending) {
       reload_pending = false;
@@ -467,11 +429,7 @@ int cmd_run(int argc, char** argv) {
     }
     last_tick = std::chrono::steady_clock::now();
     agent.tick();
-    if (fs_watch) fs_watch->rebase(agent.filesystems());
-    // Forks that would use up the PID headroom wake the loop (the fork probe's marks).
-    const auto pids = agent.headroom("pid.available");
-    probe_set.wake_on_task_growth(pids && *pids > 0 ? static_cast<uint64_t>(*pids) : 0);
-    rearm_memory();
+    wakeups.after_sample(agent, probe_set);
     nh::sandbox::test_hook_tick();
     if (ready) notifier.keepalive(last_tick);
   };
@@ -492,39 +450,8 @@ int cmd_run(int argc, char** argv) {
     // A tick since the event has sampled it already.
     if (std::chrono::steady_clock::now() - last_tick >= kEventSampleGap) tick();
   });
-  std::vector<nh::sources::PsiTrigger> triggers;
-  if (cfg->psi_triggers && cfg->source_on("psi")) {
-    std::vector<std::string> errors;
-    triggers = nh::sources::arm_psi_triggers(
-        paths, {"memory", "io"},
-        std::chrono::duration_cast<std::chrono::microseconds>(cfg->psi_trigger_stall),
-        std::chrono::duration_cast<std::chrono::microseconds>(cfg->psi_trigger_window), errors);
-    for (const auto& e : errors) spdlog::info("psi trigger unavailable, ticks only: {}", e);
-    for (auto& t : triggers) {
-      auto r = l.watch(
-          t.fd.get(),
-          [&, resource = t.resource] {
-            spdlog::debug("psi trigger: {} stalls, sampling now", resource);
-            tick_soon();
-          },
-          EPOLLPRI);
-      if (!r) spdlog::warn("psi trigger not watched: {}", r.error().message);
-    }
-    if (!triggers.empty())
-      spdlog::info("psi triggers armed: some {} per {} on memory and io",
-                   nh::parse::format_duration(cfg->psi_trigger_stall),
-                   nh::parse::format_duration(cfg->psi_trigger_window));
-  }
-
-  // Probe events (an OOM kill) are drained at once and sampled within kEventSampleGap.
-  for (auto [fd, probe] : probe_set.event_fds()) {
-    auto r = l.watch(fd, [&, probe = probe] {
-      probe->drain();
-      spdlog::debug("probe event: {}, sampling now", probe->name());
-      tick_soon();
-    });
-    if (!r) spdlog::warn("probe events not watched: {}", r.error().message);
-  }
+  wakeups.arm_psi(*cfg, paths);
+  wakeups.watch_probes(probe_set);
 
   std::mt19937_64 rng(std::random_device{}());
   l.on_timer([&] {
@@ -535,57 +462,11 @@ int cmd_run(int argc, char** argv) {
     }
   });
   // The first sample before the sandbox: the features probes (a child in a new network
-  // namespace, a test mount, `nft --version`) need what the steady state gives up.
+  // namespace, a test mount, `nft --version`) need what the steady state gives up, and so do
+  // the memory threshold and filesystem events armed from it.
   tick();
-  // Memory threshold events on cgroup v1 (the eventfds are registered again after samples).
-  if (cfg->memory_threshold_events && cfg->source_on("cgroup_memory") && agent.root_memory()) {
-    const auto& m = *agent.root_memory();
-    if (m.version != nh::CgroupMemory::Version::kV1) {
-      spdlog::info(
-          "memory threshold events unavailable on cgroup v2 (no kernel notification): "
-          "PSI triggers and ticks");
-    } else if (auto t = nh::sources::MemoryThreshold::open(m.path); !t) {
-      spdlog::info("memory threshold events unavailable, ticks only: {}", t.error().message);
-    } else {
-      memory_threshold = std::move(*t);
-      rearm_memory();
-      if (memory_threshold)
-        spdlog::info("memory threshold events armed on {}{}", m.path,
-                     memory_threshold->fd() >= 0
-                         ? fmt::format(" at {} MiB", memory_threshold->armed_at() >> 20)
-                         : std::string(" (no memory.available threshold to arm at yet)"));
-    }
-  }
-  // Filesystem events, on the filesystems that sample found (marking needs CAP_SYS_ADMIN).
-  if (cfg->filesystem_events && cfg->source_on("filesystem") && !agent.filesystems().empty()) {
-    std::vector<std::string> notes;
-    auto w = nh::sources::FsWatch::create(paths, agent.filesystems(), notes);
-    for (const auto& n : notes) spdlog::info("filesystem events: {}", n);
-    if (!w) {
-      spdlog::info("filesystem events unavailable, ticks only: {}", w.error().message);
-    } else {
-      fs_watch = std::move(*w);
-      fs_watch->rebase(agent.filesystems());
-      auto r = l.watch(fs_watch->fd(), [&] {
-        fs_watch->drain();
-        if (auto p = l.pause(fs_watch->fd(), kFsEventPause); !p)
-          spdlog::warn("filesystem events: {}", p.error().message);
-        if (!fs_watch->moved()) return;
-        spdlog::debug("filesystem event: disk usage moved, sampling now");
-        tick_soon();
-      });
-      if (!r) {
-        spdlog::warn("filesystem events not watched: {}", r.error().message);
-        fs_watch.reset();
-      } else {
-        std::string what;
-        for (const auto& f : fs_watch->watched())
-          what += fmt::format("{}{} {} ({})", what.empty() ? "" : ", ", f.fs.role, f.fs.path,
-                              f.fs.fs_type.empty() ? "?" : f.fs.fs_type);
-        spdlog::info("filesystem events armed: {}", what);
-      }
-    }
-  }
+  wakeups.arm_memory(*cfg, agent);
+  wakeups.arm_filesystems(*cfg, paths, agent);
   nh::sandbox::Options sandbox_opts;
   sandbox_opts.seccomp = *nh::sandbox::parse_seccomp_mode(cfg->sandbox_seccomp);
   sandbox_opts.drop_capabilities = cfg->sandbox_drop_capabilities;

@@ -71,8 +71,12 @@ class ForkProbe final : public Probe {
       const uint64_t step = std::max<uint64_t>(1, tasks / static_cast<uint64_t>(ncpu));
       for (std::size_t i = 0; i < forks.size(); ++i) marks[i] = forks[i] + step;
     }
+    // Unchanged (no threshold, or no fork since): the kernel has them. A CPU that reached its
+    // mark had it set to all ones by the program, but has forked past it, so its new mark
+    // differs and the write happens.
+    if (marks == marks_) return;
     key = NH_FORK_WAKE_AT;
-    (void)bpf_map_update_elem(fd, &key, marks.data(), BPF_ANY);
+    if (bpf_map_update_elem(fd, &key, marks.data(), BPF_ANY) == 0) marks_ = std::move(marks);
   }
 
   void collect(Sample& s) override {
@@ -128,6 +132,7 @@ class ForkProbe final : public Probe {
   uint64_t events_lost() const override { return percpu_sum(bpf_map__fd(skel_->maps.lost), 0); }
 
  private:
+  std::vector<uint64_t> marks_;  // the marks last written to the kernel
   SkelPtr<nh_fork, nh_fork__destroy> skel_;
   perf_buffer* pb_ = nullptr;
   std::unique_ptr<CgroupResolver> resolver_;

@@ -6,6 +6,8 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <fmt/format.h>
 
 namespace nodehealth::sources {
@@ -24,7 +26,7 @@ Result<MemoryThreshold> MemoryThreshold::open(const std::string& usage_file) {
   return t;
 }
 
-Result<void> MemoryThreshold::arm(uint64_t bytes) {
+Result<bool> MemoryThreshold::arm(uint64_t bytes) {
   UniqueFd event(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!event) return errno_error("eventfd", errno);
   UniqueFd control(::open(control_.c_str(), O_WRONLY | O_CLOEXEC));
@@ -34,22 +36,31 @@ Result<void> MemoryThreshold::arm(uint64_t bytes) {
     return errno_error("write " + control_, errno);
   event_ = std::move(event);  // the old eventfd closes: its registration goes
   armed_at_ = bytes;
-  return {};
+  // The usage read after registering: past the level, the crossing happened before the kernel
+  // knew of it (between the sample and now, or in statistics the sample read before a flush).
+  char text[32];
+  const ssize_t n = ::pread(usage_.get(), text, sizeof text - 1, 0);
+  if (n <= 0) return errno_error("read memory.usage_in_bytes", n < 0 ? errno : EIO);
+  text[n] = '\0';
+  fired_ = std::strtoull(text, nullptr, 10) >= bytes;  // spent already: re-armed next time
+  return fired_;
 }
 
 void MemoryThreshold::disarm() {
   event_.reset();
   armed_at_ = 0;
+  fired_ = false;
 }
 
 bool MemoryThreshold::wants(uint64_t bytes, uint64_t step) const {
-  if (!event_) return true;
+  if (!event_ || fired_) return true;
   return (bytes > armed_at_ ? bytes - armed_at_ : armed_at_ - bytes) > step;
 }
 
 void MemoryThreshold::drain() {
   uint64_t count = 0;
   (void)::read(event_.get(), &count, sizeof count);
+  fired_ = true;
 }
 
 }  // namespace nodehealth::sources

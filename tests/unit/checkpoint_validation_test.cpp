@@ -27,9 +27,11 @@
 #include "agent/checkpoint/checkpoint.h"
 #include "agent/sources/files.h"
 #include "agent/sources/mounts.h"
+#include "need.h"
 
 using namespace nodehealth;
 using namespace nodehealth::checkpoint;
+using nodehealth::testing::need;
 namespace fs = std::filesystem;
 
 namespace {
@@ -37,15 +39,6 @@ namespace {
 constexpr std::size_t kMiB = 1 << 20;
 constexpr std::size_t kAnon = 64 * kMiB, kShared = 16 * kMiB, kMemfd = 4 * kMiB;
 constexpr std::size_t kFile = 12 * kMiB, kFileWritten = 8 * kMiB;
-
-// Skips (or fails under NODEHEALTH_REQUIRE_PRIVILEGED=1) with a reason. Returns true to go on.
-bool need(bool ok, const std::string& reason) {
-  if (ok) return true;
-  const char* req = std::getenv("NODEHEALTH_REQUIRE_PRIVILEGED");
-  if (req && std::string(req) == "1") FAIL("required facility missing: " << reason);
-  WARN("skipped: " << reason);
-  return false;
-}
 
 // The memory hierarchy this test can create a cgroup in: the v1 memory controller, or the v2
 // root when its children get the memory controller.

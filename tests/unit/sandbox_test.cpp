@@ -21,10 +21,12 @@
 
 #include "agent/config/config.h"
 #include "agent/sandbox/sandbox.h"
+#include "tests/unit/need.h"
 #include "tests/unit/temp_dir.h"
 
 namespace sb = nodehealth::sandbox;
 namespace nc = nodehealth::config;
+using nodehealth::testing::need;
 
 namespace {
 
@@ -54,16 +56,6 @@ int in_child(Fn fn) {
   int status = 0;
   REQUIRE(::waitpid(pid, &status, 0) == pid);
   return status;
-}
-
-// Skips (or fails under NODEHEALTH_REQUIRE_PRIVILEGED=1, as CI runs it) with a reason. Returns
-// true to go on.
-bool need(bool ok, const std::string& reason) {
-  if (ok) return true;
-  const char* req = std::getenv("NODEHEALTH_REQUIRE_PRIVILEGED");
-  if (req && std::string(req) == "1") FAIL("required facility missing: " << reason);
-  WARN("skipped: " << reason);
-  return false;
 }
 
 }  // namespace
