@@ -83,7 +83,8 @@ const std::array<AllowedSyscalls, 11> kAllowed = {{
      "socket; socket() only for AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK",
      {"socket", "connect", "bind", "accept", "accept4", "getsockname", "getpeername", "setsockopt",
       "getsockopt", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "shutdown"}},
-    {"eBPF: map reads, ring buffers and program stats of the probes loaded before the sandbox",
+    {"eBPF: map reads and writes (the fork probe's wake-up marks), ring buffers and program "
+     "stats of the probes loaded before the sandbox",
      {"bpf"}},
     {"identity and randomness: TLS and hash seeds, curl's and glibc's questions",
      {"getrandom", "uname", "getuid", "geteuid", "getgid", "getegid"}},

@@ -78,8 +78,10 @@ std::vector<EventWrite> EventAggregator::due(TimePoint now, Steady steady) {
       it = events_.erase(it);  // written in full and quiet: forget
       continue;
     }
-    if (e.count > e.written)
-      out.push_back({it->first, e.reason, e.message, e.type, e.count, e.name, e.first, e.last});
+    const bool resting = !e.name.empty() && steady - e.written_at < limits_.patch_gap;
+    if (e.count > e.written && !resting)
+      out.push_back(
+          {it->first, e.reason, e.message, e.type, e.count, e.name, e.first, e.last, steady});
     ++it;
   }
   // Transitions first, then Events not yet on the server, then the longest waiting: a busy
@@ -110,6 +112,7 @@ void EventAggregator::sent(const EventWrite& w, Outcome outcome, const std::stri
       if (w.count > e.written) suppressed_ += w.count - e.written - 1;
       e.written = std::max(e.written, w.count);
       e.name = name;
+      e.written_at = w.due_at;
       break;
     case Outcome::kGone:
       e.name.clear();  // the next occurrence creates it anew, with the full count

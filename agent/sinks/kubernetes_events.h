@@ -5,7 +5,9 @@
 // an OOM kill) within `window` of each other make one Event whose `count` grows: the first
 // write creates it, later ones patch count, message and lastTimestamp. Every write takes a
 // token from a bucket of `burst` tokens refilled one per `refill`, so whatever happens the
-// sink writes at most burst + elapsed/refill Events. At most `max_keys` OOM events are kept
+// sink writes at most burst + elapsed/refill Events; and an Event on the server is patched
+// again no sooner than `patch_gap` after its last write, so a storm in one pod costs one
+// write per gap however often the agent samples. At most `max_keys` OOM events are kept
 // apart; kills in further cgroups go into one overflow Event, still counted.
 #pragma once
 
@@ -24,6 +26,7 @@ struct EventLimits {
   int burst = 20;
   std::chrono::milliseconds refill{3000};
   std::chrono::nanoseconds window = std::chrono::minutes(10);
+  std::chrono::milliseconds patch_gap{1000};
   size_t max_oom_keys = 32;
 };
 
@@ -34,6 +37,7 @@ struct EventWrite {
   uint64_t count = 0;                 // occurrences so far, the Event's count
   std::string name;                   // "" -> create; else patch this Event
   TimePoint first{}, last{};
+  std::chrono::steady_clock::time_point due_at{};  // when due() handed it out
 };
 
 class EventAggregator {
@@ -47,8 +51,9 @@ class EventAggregator {
                   const std::string& message, TimePoint now);
   void oom_kill(const OomKill& kill, TimePoint now);
 
-  // The writes due, at most as many as there are tokens: transitions first, then the oldest.
-  // Forgets events written in full and quiet for a window.
+  // The writes due, at most as many as there are tokens: transitions first, then the oldest;
+  // an Event written less than patch_gap ago waits. Forgets events written in full and quiet
+  // for a window.
   std::vector<EventWrite> due(TimePoint now, Steady steady);
   // The outcome of one write from due(); it took a token either way.
   enum class Outcome {
@@ -71,6 +76,7 @@ class EventAggregator {
     uint64_t count = 0, written = 0;
     std::string name;
     TimePoint first{}, last{};
+    Steady written_at{};  // the last write the server took
   };
   Entry& slot(const std::string& key, TimePoint now);
   void refill(Steady steady);

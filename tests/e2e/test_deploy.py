@@ -197,8 +197,13 @@ class ManifestTest(unittest.TestCase):
                 return m and int(m.group(1))
             p = wait_until(port, 30, what="the agent to listen")
             wait_until(lambda: http_get(p, "/healthz")[0] == 200, 20, what="/healthz 200")
-            with open(log_path) as f:
-                text = f.read()
+
+            def sandboxed():  # the log once it has the sandbox line
+                with open(log_path) as f:
+                    text = f.read()
+                return "sandbox: " in text and text
+            # /healthz answers from the first sample; the event sources and the sandbox follow.
+            text = wait_until(sandboxed, 20, what="the sandbox line")
             self.assertIn("sandbox: seccomp=enforce", text)
             self.assertNotIn("critical", text)
             self.assertIn("probe up: name=oom", text)  # BPF, PERFMON are enough for the probes
