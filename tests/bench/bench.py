@@ -6,7 +6,7 @@ tests/artifacts/bench.json.
   python3 tests/bench/bench.py            full (~15 min: a 10 min footprint window)
   python3 tests/bench/bench.py --quick    under 2 minutes, for CI: exits 1 only on
                                           gross regressions (see report.guards)
-  --duration S     the footprint window (default 600 s, quick 30 s)
+  --duration S     the footprint window (default 600 s, quick 15 s)
   --sections a,b   run only some of: scrape, footprint, detect, scale, ebpf
   --out FILE       where the JSON goes
   --report FILE    print the table of an earlier run's JSON and exit
@@ -48,11 +48,11 @@ FULL = {
 }
 QUICK = {
     "scrape": {"sequential": 200, "scrapers": 50, "each": 4, "idle_s": 2.0},
-    "footprint": {"duration_s": 30.0, "settle_s": 1.0},
+    "footprint": {"duration_s": 15.0, "settle_s": 1.0},
     "detect": {"trials": 2},
-    "scale": {"cgroups": [0, 10, 100, 1000], "processes": [0, 1000, 2000],
+    "scale": {"cgroups": [0, 10, 100, 1000], "processes": [0, 2000],
               "settle_s": 1.1, "window_s": 2, "ticks": 2, "warmup_s": 1.5},
-    "ebpf": {"trials": 1, "seconds": 4},
+    "ebpf": {"trials": 1, "seconds": 3},
 }
 SECTIONS = ("scrape", "footprint", "detect", "scale", "ebpf")
 RUNNERS = {"scrape": scrape.run, "footprint": footprint.run, "detect": detect.run,
