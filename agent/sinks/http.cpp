@@ -173,7 +173,7 @@ std::string HttpServer::metrics_text(bool gzip) const {
   // second (own_metrics).
   const auto snap = store_.get();
   std::string text;
-  std::optional<DeflatedPart> packed;
+  std::shared_ptr<const DeflatedPart> packed;  // shared with the cache: no copy per scrape
   {
     std::lock_guard lock(rendered_mu_);
     if (!rendered_text_.empty() && snap == rendered_snap_) {
@@ -191,7 +191,7 @@ std::string HttpServer::metrics_text(bool gzip) const {
     rendered_gzip_.reset();
   }
   if (gzip && !packed) {
-    packed = deflate_part(text, false);
+    packed = std::make_shared<const DeflatedPart>(deflate_part(text, false));
     std::lock_guard lock(rendered_mu_);
     if (snap == rendered_snap_) rendered_gzip_ = packed;
   }

@@ -104,8 +104,8 @@ class HttpServer {
   mutable std::mutex rendered_mu_;  // the node's families, as text, for one snapshot
   mutable std::shared_ptr<const Snapshot> rendered_snap_;
   mutable std::string rendered_text_;
-  mutable std::optional<DeflatedPart> rendered_gzip_;  // rendered_text_ deflated, on demand
-  mutable std::mutex collectables_mu_;                 // the agent's own families
+  mutable std::shared_ptr<const DeflatedPart> rendered_gzip_;  // rendered_text_ deflated
+  mutable std::mutex collectables_mu_;                         // the agent's own families
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
   mutable std::shared_ptr<const OwnMetrics> own_;  // under collectables_mu_
   mutable std::chrono::steady_clock::time_point own_at_{};
