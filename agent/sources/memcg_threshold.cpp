@@ -6,9 +6,11 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include <cstdlib>
+#include <string_view>
 
 #include <fmt/format.h>
+
+#include "agent/parse/proc.h"
 
 namespace nodehealth::sources {
 
@@ -39,10 +41,11 @@ Result<bool> MemoryThreshold::arm(uint64_t bytes) {
   // The usage read after registering: past the level, the crossing happened before the kernel
   // knew of it (between the sample and now, or in statistics the sample read before a flush).
   char text[32];
-  const ssize_t n = ::pread(usage_.get(), text, sizeof text - 1, 0);
-  if (n <= 0) return errno_error("read memory.usage_in_bytes", n < 0 ? errno : EIO);
-  text[n] = '\0';
-  fired_ = std::strtoull(text, nullptr, 10) >= bytes;  // spent already: re-armed next time
+  const ssize_t n = ::pread(usage_.get(), text, sizeof text, 0);
+  if (n < 0) return errno_error("read memory.usage_in_bytes", errno);
+  auto usage = parse::parse_u64_file(std::string_view(text, static_cast<size_t>(n)));
+  if (!usage) return fail("memory.usage_in_bytes: " + usage.error().message);
+  fired_ = *usage >= bytes;  // spent already: re-armed next time
   return fired_;
 }
 
