@@ -7,10 +7,8 @@ fresh on a loopback port.
   Prometheus server keeps one), and again with a new connection per scrape.
 
 The scrapers are build/bench/bench-scrape (tests/bench/scrape_client.cpp: one epoll
-thread, a few microseconds per request), so the latencies are the server's queue and
-work; without it (bench.py run by hand before `make bench` built it) Python threads
-stand in, whose interpreter lock then dominates the concurrent latencies, and the gzip
-row is left out.
+thread, a few microseconds per request, built by `make bench`), so the latencies are the
+server's queue and work, not a client's.
 
 CPU per scrape = (utime+stime delta from /proc/<pid>/stat - idle CPU rate x wall
 time) / scrapes; the idle rate is measured separately, on the same process,
@@ -19,8 +17,6 @@ stat figure's 10 ms grain."""
 import json
 import os
 import subprocess
-import threading
-import time
 
 import common
 
@@ -63,12 +59,10 @@ def _latency_summary(lat):
             "max_s": max(lat), "mean_s": sum(lat) / len(lat)}
 
 
-def have_client():
-    return os.access(CLIENT, os.X_OK)
-
-
 def _client_run(pid, port, clients, each, idle, keepalive=True, gzip=False):
     """bench-scrape's run, measured on the server: its latencies and the server's CPU."""
+    if not os.access(CLIENT, os.X_OK):
+        raise AssertionError("%s is missing: `make bench` builds it" % CLIENT)
     args = [CLIENT, "--port", str(port), "--clients", str(clients), "--each", str(each)]
     args += ([] if keepalive else ["--new-connection"]) + (["--gzip"] if gzip else [])
     before = common.CpuMark(pid)
@@ -79,6 +73,7 @@ def _client_run(pid, port, clients, each, idle, keepalive=True, gzip=False):
     d = json.loads(r.stdout)
     lat = d["latencies_s"]
     out = _latency_summary(lat) if lat else {"n": 0}
+    # Refused requests (errors) cost next to nothing: CPU per successful scrape.
     out.update(_cpu_per_scrape(before, after, max(len(lat), 1), idle))
     out.update({"errors": d["errors"], "reconnects": d["reconnects"],
                 "bytes_mean": d["bytes_mean"], "client": "bench-scrape", "gzip": gzip,
@@ -87,71 +82,12 @@ def _client_run(pid, port, clients, each, idle, keepalive=True, gzip=False):
 
 
 def sequential(pid, port, n, idle, gzip=False):
-    if have_client():
-        return _client_run(pid, port, 1, n, idle, gzip=gzip)
-    s = common.Scraper(port)
-    lat, sizes, errors = [], [], 0
-    before = common.CpuMark(pid)
-    for _ in range(n):
-        latency, status, body = s.get()
-        if status != 200:
-            errors += 1
-            continue
-        lat.append(latency)
-        sizes.append(len(body))
-    after = common.CpuMark(pid)
-    s.close()
-    out = _latency_summary(lat)
-    out.update(_cpu_per_scrape(before, after, n, idle))
-    out.update({"errors": errors, "reconnects": s.reconnects,
-                "bytes_mean": sum(sizes) / len(sizes) if sizes else 0, "client": "python"})
-    return out
+    return _client_run(pid, port, 1, n, idle, gzip=gzip)
 
 
 def concurrent(pid, port, scrapers, each, idle, keepalive=True):
-    if have_client():
-        out = _client_run(pid, port, scrapers, each, idle, keepalive=keepalive)
-        out.update({"scrapers": scrapers, "each": each, "keepalive": keepalive})
-        return out
-    barrier = threading.Barrier(scrapers + 1)
-    lat, errors, reconnects = [], [0], [0]
-    lock = threading.Lock()
-
-    def worker():
-        s = common.Scraper(port, keepalive=keepalive, timeout=60)
-        mine, bad = [], 0
-        barrier.wait()
-        try:
-            for _ in range(each):
-                latency, status, _ = s.get()
-                if status == 200:
-                    mine.append(latency)
-                else:  # e.g. node_exporter's 503 past --web.max-requests (40)
-                    bad += 1
-        except OSError:
-            bad += 1
-        finally:
-            s.close()
-        with lock:
-            lat.extend(mine)
-            errors[0] += bad
-            reconnects[0] += s.reconnects
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(scrapers)]
-    for t in threads:
-        t.start()
-    before = common.CpuMark(pid)
-    barrier.wait()
-    for t in threads:
-        t.join(300)
-    after = common.CpuMark(pid)
-    n = len(lat)
-    out = _latency_summary(lat) if lat else {"n": 0}
-    # Refused requests (errors) cost next to nothing: CPU per successful scrape.
-    out.update(_cpu_per_scrape(before, after, max(n, 1), idle))
-    out.update({"scrapers": scrapers, "each": each, "keepalive": keepalive, "errors": errors[0],
-                "reconnects": reconnects[0], "client": "python",
-                "throughput_per_s": n / after.since(before)[0] if n else 0.0})
+    out = _client_run(pid, port, scrapers, each, idle, keepalive=keepalive)
+    out.update({"scrapers": scrapers, "each": each, "keepalive": keepalive})
     return out
 
 
@@ -169,8 +105,7 @@ def _measure(name, ctx, opts):
         idle = common.idle_rate(pid, opts["idle_s"])
         res["idle"] = idle
         res["sequential"] = sequential(pid, port, opts["sequential"], idle)
-        if have_client():
-            res["sequential_gzip"] = sequential(pid, port, opts["sequential"], idle, gzip=True)
+        res["sequential_gzip"] = sequential(pid, port, opts["sequential"], idle, gzip=True)
         res["concurrent_keepalive"] = concurrent(pid, port, opts["scrapers"], opts["each"], idle)
         res["concurrent_new_connection"] = concurrent(pid, port, opts["scrapers"], opts["each"],
                                                       idle, keepalive=False)
