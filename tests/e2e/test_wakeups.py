@@ -99,14 +99,12 @@ class MemoryThresholdEventsTest(unittest.TestCase):
             self.stress.wait()
 
     def test_an_allocation_past_the_threshold_samples_at_once(self):
-        r = run_cli("status", "-o", "json")
-        available = nodecalc.signal(json.loads(r.stdout), "memory.available")["available"]
-        need(available > 2048 * MiB, "needs 2 GiB of available memory")
-        extra = "filesystemEvents:\n  enabled: false\nevictionHard:\n  memory.available: %dMi\n"
-
         def reading():
             r = run_cli("status", "-o", "json")
             return nodecalc.signal(json.loads(r.stdout), "memory.available")["available"]
+
+        need(reading() > 2048 * MiB, "needs 2 GiB of available memory")
+        extra = "filesystemEvents:\n  enabled: false\nevictionHard:\n  memory.available: %dMi\n"
 
         # 256 MiB above the threshold as the agent sees it (up to 512 MiB if the node drifts).
         with agent_with_headroom(lambda t: QUIET + extra % (int(t) // MiB), "memory.available",

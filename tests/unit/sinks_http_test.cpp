@@ -104,10 +104,6 @@ std::size_t count(const std::string& text, const std::string& part) {
   return n;
 }
 
-}  // namespace
-
-namespace {
-
 // A family whose value counts the collections.
 class CountingCollectable final : public prometheus::Collectable {
  public:
