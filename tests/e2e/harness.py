@@ -130,13 +130,29 @@ class Agent:
         self.log = open(self.log_path, "w+")
         self.proc = subprocess.Popen([BIN, "run", "--listen-address", "127.0.0.1:0", *self.args],
                                      stdout=self.log, stderr=subprocess.STDOUT)
-        self.port = int(wait_until(self._port, 20, what="agent to listen"))
-        wait_until(lambda: http_get(self.port, "/healthz")[0] == 200, 20, what="/healthz 200")
+        try:
+            self.port = int(wait_until(self._port, 20, what="agent to listen"))
+            wait_until(lambda: http_get(self.port, "/healthz")[0] == 200, 20, what="/healthz 200")
+            # /healthz answers from the first sample; the event sources armed from it and the
+            # sandbox follow. A test starts from the steady state: the sandbox line logged.
+            wait_until(self._sandboxed, 20, what="the sandbox line")
+        except BaseException:  # no __exit__ follows a failed __enter__: end the agent here
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            raise
         return self
 
-    def _port(self):
+    def _running(self):
         if self.proc.poll() is not None:
             raise AssertionError("agent exited with %s:\n%s" % (self.proc.returncode, self.logs()))
+
+    def _sandboxed(self):
+        self._running()
+        return "sandbox: " in self.logs()
+
+    def _port(self):
+        self._running()
         m = re.search(r"nodehealth started: .* port=(\d+)", self.logs())
         return m.group(1) if m else None
 
