@@ -83,15 +83,9 @@ const eval::Evaluation& Agent::tick() {
   return last_;
 }
 
-std::optional<double> Agent::headroom(std::string_view signal) const {
-  for (const SignalValue& v : last_.status.signals) {
-    if (v.name != signal || !v.available) continue;
-    std::optional<double> nearest;
-    for (const ThresholdStatus& t : v.thresholds)
-      if (t.value && (!nearest || *t.value > *nearest)) nearest = t.value;
-    if (!nearest) return std::nullopt;
-    return *v.available - *nearest;
-  }
+std::optional<uint64_t> Agent::drop_until_met(std::string_view signal) const {
+  for (const SignalValue& v : last_.status.signals)
+    if (v.name == signal) return v.drop_until_met();
   return std::nullopt;
 }
 

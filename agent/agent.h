@@ -35,10 +35,10 @@ class Agent {
   void set_eval_config(eval::EvalConfig cfg) { eval_cfg_ = std::move(cfg); }
   // Samples, evaluates, publishes to every sink, logs condition changes.
   const eval::Evaluation& tick();
-  // How far the last evaluation's `signal` ("pid.available") is above its nearest
-  // threshold, in the signal's unit (negative when one is met); nullopt when the signal has
-  // no value or no resolved threshold.
-  std::optional<double> headroom(std::string_view signal) const;
+  // SignalValue::drop_until_met of the last evaluation's `signal` ("pid.available"): how
+  // much it must fall before its nearest threshold is met; nullopt when one is met already,
+  // or the signal has no value or no resolved threshold.
+  std::optional<uint64_t> drop_until_met(std::string_view signal) const;
   // The last sample's root memory cgroup accounting (absent when its source failed).
   const std::optional<CgroupMemory>& root_memory() const { return root_memory_; }
   // The last sample's nodefs and imagefs (either absent when the filesystem source failed).

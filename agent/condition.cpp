@@ -1,10 +1,21 @@
 #include "nodehealth/condition.h"
 
+#include <cmath>
 #include <ctime>
 
 #include <fmt/format.h>
 
 namespace nodehealth {
+
+std::optional<uint64_t> SignalValue::drop_until_met() const {
+  if (!available || any_met()) return std::nullopt;
+  std::optional<double> nearest;  // the highest: the first a falling signal meets
+  for (const ThresholdStatus& t : thresholds)
+    if (t.value && (!nearest || *t.value > *nearest)) nearest = t.value;
+  if (!nearest || *available < *nearest) return std::nullopt;
+  // available - d < value for the smallest whole d: d > available - value.
+  return static_cast<uint64_t>(std::floor(*available - *nearest)) + 1;
+}
 
 const char* to_string(ConditionStatus s) {
   switch (s) {

@@ -84,14 +84,14 @@ void Wakeups::arm_memory(const config::Config& cfg, const Agent& agent) {
 void Wakeups::rearm_memory(const Agent& agent) {
   if (!memory_) return;
   const auto& m = agent.root_memory();
-  const auto head = agent.headroom("memory.available");
+  const auto drop = agent.drop_until_met("memory.available");
   const int armed = memory_->fd();
-  if (!m || !head || *head <= 0) {  // no signal, or already met: the ticks follow it
+  if (!m || !drop) {  // no signal, or already met: the ticks follow it
     if (armed >= 0) (void)loop_.unwatch(armed);
     memory_->disarm();
     return;
   }
-  const uint64_t level = m->usage_bytes + static_cast<uint64_t>(*head);
+  const uint64_t level = m->usage_bytes + *drop;
   if (!memory_->wants(level, kMemoryLevelStep)) return;
   if (armed >= 0) (void)loop_.unwatch(armed);
   auto past = memory_->arm(level);
@@ -151,8 +151,7 @@ void Wakeups::arm_filesystems(const config::Config& cfg, const HostPaths& paths,
 void Wakeups::after_sample(const Agent& agent, probes::ProbeSet& probes) {
   if (fs_) fs_->rebase(agent.filesystems());
   // Forks that would use up the PID headroom wake the loop (the fork probe's marks).
-  const auto pids = agent.headroom("pid.available");
-  probes.wake_on_task_growth(pids && *pids > 0 ? static_cast<uint64_t>(*pids) : 0);
+  probes.wake_on_task_growth(agent.drop_until_met("pid.available").value_or(0));
   rearm_memory(agent);
 }
 

@@ -35,8 +35,8 @@ class Wakeups {
   // sandbox (fanotify marks need CAP_SYS_ADMIN, cgroup.event_control a writable cgroupfs).
   void arm_memory(const config::Config& cfg, const Agent& agent);
   void arm_filesystems(const config::Config& cfg, const HostPaths& paths, const Agent& agent);
-  // After every sample: the filesystems' baselines, the fork probe's marks for the PID
-  // headroom, the memory threshold for memory.available's headroom.
+  // After every sample: the filesystems' baselines, the fork probe's marks and the memory
+  // threshold at what would meet pid.available's and memory.available's thresholds.
   void after_sample(const Agent& agent, probes::ProbeSet& probes);
 
  private:

@@ -1,12 +1,13 @@
 // The memory threshold notifier of cgroup v1: the kernel signals an eventfd when the root
 // memory cgroup's memory.usage_in_bytes crosses a level (cgroup.event_control), as the
 // kubelet's own notifier uses it. The agent arms it at the usage where memory.available would
-// reach its nearest threshold (the usage now plus the headroom, inactive file pages taken as
-// they are now), re-arms it after a sample that moved that level by more than a step or after
-// it fired (the kernel signals a crossing once), and samples at once when it fires. It is a
-// hint, as the kubelet's is: an allocation the kernel meets by reclaiming page cache lowers
-// memory.available without raising the usage, and then the next tick sees it. cgroup v2 has
-// no such notification (the kubelet has none there either): PSI triggers and the tick remain.
+// meet its nearest threshold (the usage now plus SignalValue::drop_until_met, inactive file
+// pages taken as they are now), re-arms it after a sample that moved that level by more than
+// a step or after it fired (the kernel signals a crossing once), and samples at once when it
+// fires. It is a hint, as the kubelet's is: an allocation the kernel meets by reclaiming page
+// cache lowers memory.available without raising the usage, and then the next tick sees it.
+// cgroup v2 has no such notification (the kubelet has none there either): PSI triggers and
+// the tick remain.
 #pragma once
 
 #include <cstdint>

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -60,6 +61,10 @@ struct SignalValue {
       if (t.met) return true;
     return false;
   }
+  // How much `available` must fall, in whole units of the signal (bytes, PIDs), before its
+  // nearest threshold is met (available < value): 1 at least, as available == value is not
+  // met yet. nullopt when one is met already, or without a value or a resolved threshold.
+  std::optional<uint64_t> drop_until_met() const;
 };
 
 // Something the agent saw happen, kept in a short history for /status and the status page:

@@ -45,9 +45,9 @@ class Probe {
   // Consumes waiting events (called when event_fd() is readable, and before collect).
   virtual void drain() {}
   // Makes event_fd() readable before the node's task count can have grown by `tasks` from
-  // now (0: never). Called after every sample with the PID signal's headroom, so that a
-  // fork burst toward the pid.available threshold is sampled at once. Probes that see
-  // forks implement it.
+  // now (0: never). Called after every sample with the tasks that would meet the
+  // pid.available threshold (SignalValue::drop_until_met), so that a fork burst toward it is
+  // sampled at once. Probes that see forks implement it.
   virtual void wake_on_task_growth(uint64_t /*tasks*/) {}
   // Adds the probe's data to the sample (map reads; the events drained since the last call).
   virtual void collect(Sample& sample) = 0;
